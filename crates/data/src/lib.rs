@@ -1,0 +1,1 @@
+//! Corpus, tokenizer, token shards and MLM batches (to come).
