@@ -1,0 +1,148 @@
+//! The encoder: the layers and the position parameters they share (HF `DebertaV2Encoder`), plus the full
+//! embeddings + encoder model.
+
+use burn::module::Module;
+use burn::tensor::{Int, Tensor, backend::Backend};
+
+use crate::config::ModelConfig;
+use crate::embeddings::{Embeddings, InputPositions};
+use crate::error::ConfigError;
+use crate::layer::Layer;
+use crate::position::{PositionInputs, Positions, SharedPosition};
+
+/// The layer stack and the shared position parameters.
+#[derive(Module, Debug)]
+pub struct Encoder<B: Backend> {
+    /// The layers, bottom first.
+    pub layer: Vec<Layer<B>>,
+    /// Parameters shared by all layers (DeBERTa's relative table, Transformer-XL's u and v).
+    pub rel: Option<SharedPosition<B>>,
+}
+
+/// A batch of token ids for the encoder.
+#[derive(Debug, Clone)]
+pub struct EncoderInput<B: Backend> {
+    /// `[B, N]` token ids.
+    pub input_ids: Tensor<B, 2, Int>,
+    /// `[B, N]`: 1 for real tokens, 0 for padding.
+    pub attention_mask: Tensor<B, 2>,
+    /// `[B, N]` segment ids, when the model has token types.
+    pub token_type_ids: Option<Tensor<B, 2, Int>>,
+}
+
+impl<B: Backend> EncoderInput<B> {
+    /// Ids with every position attended.
+    pub fn unmasked(input_ids: Tensor<B, 2, Int>) -> Self {
+        let [b, n] = input_ids.dims();
+        let attention_mask = Tensor::ones([b, n], &input_ids.device());
+        Self {
+            input_ids,
+            attention_mask,
+            token_type_ids: None,
+        }
+    }
+
+    /// The additive key mask `[B, 1, 1, N]`: 0 where attended, -1e30 where padded.
+    pub fn mask_bias(&self) -> Tensor<B, 4> {
+        let [b, n] = self.attention_mask.dims();
+        ((self.attention_mask.clone() - 1.0) * 1e30).reshape([b, 1, 1, n])
+    }
+}
+
+/// What the encoder returns.
+#[derive(Debug, Clone)]
+pub struct EncoderOutput<B: Backend> {
+    /// Output of the last layer, `[B, N, hidden]`.
+    pub last_hidden_state: Tensor<B, 3>,
+    /// Input of the last layer (H_{L-1}), which the Enhanced Mask Decoder attends to.
+    pub penultimate: Tensor<B, 3>,
+    /// Attention probabilities of every layer, `[B, H, N, N]` each, when asked for.
+    pub attentions: Vec<Tensor<B, 4>>,
+}
+
+/// Embeddings + encoder: the part every head shares.
+#[derive(Module, Debug)]
+pub struct Model<B: Backend> {
+    /// The embedding block.
+    pub embeddings: Embeddings<B>,
+    /// The layers.
+    pub encoder: Encoder<B>,
+    /// The architecture.
+    #[module(skip)]
+    pub config: ModelConfig,
+}
+
+impl<B: Backend> Model<B> {
+    /// Builds a randomly initialised model after validating `config`.
+    pub fn new(config: &ModelConfig, device: &B::Device) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self {
+            embeddings: Embeddings::init(config, device),
+            encoder: Encoder {
+                layer: (0..config.num_hidden_layers)
+                    .map(|_| Layer::init(config, device))
+                    .collect(),
+                rel: SharedPosition::init(config, device),
+            },
+            config: config.clone(),
+        })
+    }
+
+    /// The longest input the model accepts: `max_position_embeddings` when absolute positions are learned at
+    /// the input, otherwise unbounded.
+    pub fn max_input_len(&self) -> Option<usize> {
+        (self.embeddings.input_positions == InputPositions::Learned)
+            .then_some(self.config.max_position_embeddings)
+    }
+
+    /// Checks that a batch of `len` tokens fits, with a message naming the limit.
+    pub fn check_len(&self, len: usize) -> Result<(), ConfigError> {
+        match self.max_input_len() {
+            Some(max) if len > max => Err(ConfigError::new(
+                "max_position_embeddings",
+                format!("the input has {len} tokens but absolute positions stop at {max}"),
+            )),
+            _ if len == 0 => Err(ConfigError::new("input", "the input is empty")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The position inputs for `positions`, built once and shared by every layer.
+    pub fn position_inputs(&self, positions: &Positions, device: &B::Device) -> PositionInputs<B> {
+        PositionInputs::new(&self.config, self.encoder.rel.as_ref(), positions, device)
+    }
+
+    /// Runs embeddings and encoder. Inputs longer than [`Self::max_input_len`] are the caller's error
+    /// ([`Self::check_len`]).
+    pub fn forward(&self, input: &EncoderInput<B>, keep_attentions: bool) -> EncoderOutput<B> {
+        let device = input.input_ids.device();
+        let n = input.input_ids.dims()[1];
+        let mut hidden = self.embeddings.forward(
+            input.input_ids.clone(),
+            input.token_type_ids.clone(),
+            input.attention_mask.clone(),
+        );
+        let inputs = self.position_inputs(&Positions::square(n), &device);
+        let mask_bias = input.mask_bias();
+        let mut attentions = Vec::new();
+        let mut penultimate = hidden.clone();
+        for layer in &self.encoder.layer {
+            penultimate = hidden.clone();
+            let out = layer.forward(
+                &self.config.position,
+                hidden.clone(),
+                hidden,
+                mask_bias.clone(),
+                &inputs,
+                keep_attentions,
+            );
+            hidden = out.hidden;
+            attentions.extend(out.probs);
+        }
+        EncoderOutput {
+            last_hidden_state: hidden,
+            penultimate,
+            attentions,
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The Enhanced Mask Decoder in the official code's form: the encoder's own last layer run twice, with
+//! query = absolute position embeddings + H_{L-1} at the masked positions and keys/values = H_{L-1}; the second
+//! pass takes the first pass's output as its query. Absolute positions enter only here, right before the
+//! MLM head, and only masked positions are decoded.
+
+use burn::tensor::{Tensor, backend::Backend};
+
+use super::{MaskedPositions, gather_rows};
+use crate::encoder::{EncoderInput, Model};
+use crate::position::{Positions, QueryPositions};
+
+/// Number of passes through the shared last layer.
+pub const EMD_PASSES: usize = 2;
+
+/// Decodes `masked` positions from `penultimate` (H_{L-1}, `[B, N, D]`); returns `[B, M, D]`.
+pub fn decode<B: Backend>(
+    model: &Model<B>,
+    penultimate: Tensor<B, 3>,
+    input: &EncoderInput<B>,
+    masked: &MaskedPositions,
+) -> Tensor<B, 3> {
+    let device = penultimate.device();
+    let n = penultimate.dims()[1];
+    let positions = masked.tensor::<B>(&device);
+    let z = model
+        .embeddings
+        .absolute_at(positions.clone())
+        .expect("EMD models always hold a position table");
+    let mut query = z + gather_rows(penultimate.clone(), positions);
+    let inputs = model.position_inputs(
+        &Positions {
+            query: QueryPositions::PerRow(masked.rows.clone()),
+            key_len: n,
+        },
+        &device,
+    );
+    let last = model.encoder.layer.last().expect("a model has at least one layer");
+    let mask_bias = input.mask_bias();
+    for _ in 0..EMD_PASSES {
+        query = last
+            .forward(
+                &model.config.position,
+                query,
+                penultimate.clone(),
+                mask_bias.clone(),
+                &inputs,
+                false,
+            )
+            .hidden;
+    }
+    query
+}
