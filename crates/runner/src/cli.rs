@@ -1,0 +1,28 @@
+//! Command-line arguments and dispatch.
+
+use clap::{Parser, Subcommand};
+
+use crate::encode::EncodeArgs;
+
+/// ablate: attention and position-encoding ablations for masked language models.
+#[derive(Debug, Parser)]
+#[command(name = "ablate", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an HF DeBERTa-v2/v3 checkpoint on token ids and write the last hidden state as .npy.
+    Encode(EncodeArgs),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Encode(args) => crate::encode::run(args),
+    }
+}
