@@ -5,11 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hf")
+        .join(name)
 }
 
 fn ablate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ablate")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_ablate"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn read_npy_f32(path: &Path) -> (Vec<u64>, Vec<f32>) {
@@ -21,7 +26,13 @@ fn read_npy_f32(path: &Path) -> (Vec<u64>, Vec<f32>) {
 #[test]
 fn encode_matches_hf_on_every_fixture() {
     let tmp = tempfile::tempdir().unwrap();
-    for name in ["v3_like", "v1_like", "c2p_only", "absolute", "p2c_buckets_bin"] {
+    for name in [
+        "v3_like",
+        "v1_like",
+        "c2p_only",
+        "absolute",
+        "p2c_buckets_bin",
+    ] {
         let dir = fixture(name);
         let out = tmp.path().join(format!("{name}.npy"));
         let res = ablate(&[
@@ -33,14 +44,23 @@ fn encode_matches_hf_on_every_fixture() {
             "--out",
             out.to_str().unwrap(),
         ]);
-        assert!(res.status.success(), "{name}: {}", String::from_utf8_lossy(&res.stderr));
+        assert!(
+            res.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
         let (shape, got) = read_npy_f32(&out);
         let expected: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
+                .unwrap();
         let want_shape: Vec<u64> = serde_json::from_value(expected["shape"].clone()).unwrap();
         let want: Vec<f32> = serde_json::from_value(expected["data"].clone()).unwrap();
         assert_eq!(shape, want_shape, "{name}");
-        let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
         assert!(diff <= 1e-4, "{name}: max abs diff {diff}");
     }
 }
@@ -51,10 +71,21 @@ fn float64_output_has_the_same_values() {
     let dir = fixture("c2p_only");
     let out = tmp.path().join("o.npy");
     let res = ablate(&[
-        "encode", "--checkpoint", dir.to_str().unwrap(), "--ids", dir.join("ids.json").to_str().unwrap(),
-        "--out", out.to_str().unwrap(), "--dtype", "f64",
+        "encode",
+        "--checkpoint",
+        dir.to_str().unwrap(),
+        "--ids",
+        dir.join("ids.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--dtype",
+        "f64",
     ]);
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
     let bytes = std::fs::read(&out).unwrap();
     let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
     assert_eq!(npy.shape(), &[3, 40, 32]);
@@ -81,8 +112,13 @@ fn bad_ids_are_clear_errors_and_write_nothing() {
         std::fs::write(&ids, text).unwrap();
         let out = tmp.path().join("out.npy");
         let res = ablate(&[
-            "encode", "--checkpoint", dir.to_str().unwrap(), "--ids", ids.to_str().unwrap(),
-            "--out", out.to_str().unwrap(),
+            "encode",
+            "--checkpoint",
+            dir.to_str().unwrap(),
+            "--ids",
+            ids.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
         ]);
         let err = String::from_utf8_lossy(&res.stderr);
         assert_eq!(res.status.code(), Some(2), "{text}: {err}");
@@ -90,7 +126,13 @@ fn bad_ids_are_clear_errors_and_write_nothing() {
         assert!(!out.exists(), "{text}: an output was written");
     }
     let res = ablate(&[
-        "encode", "--checkpoint", tmp.path().join("nope").to_str().unwrap(), "--ids", "x.json", "--out", "y.npy",
+        "encode",
+        "--checkpoint",
+        tmp.path().join("nope").to_str().unwrap(),
+        "--ids",
+        "x.json",
+        "--out",
+        "y.npy",
     ]);
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(err.contains("config.json"), "{err}");

@@ -104,7 +104,10 @@ impl<B: Backend> Attention<B> {
             inputs,
             keep_probs,
         );
-        let out = self.output.dropout.forward(self.output.dense.forward(context));
+        let out = self
+            .output
+            .dropout
+            .forward(self.output.dense.forward(context));
         AttentionOutput {
             hidden: self.output.layer_norm.forward(out + query_states),
             probs,
@@ -166,9 +169,11 @@ impl<B: Backend> SelfAttention<B> {
                 Some(t.score_terms(q, index))
             }
             (Some(LayerPosition::Xl(t)), PositionInputs::Xl(x), _) => Some(t.score_terms(q, k, x)),
-            (Some(LayerPosition::Deberta(t)), PositionInputs::Deberta(x), PositionScheme::Deberta(c)) => {
-                t.score_terms(c, q, k, x, &self.query_proj, &self.key_proj)
-            }
+            (
+                Some(LayerPosition::Deberta(t)),
+                PositionInputs::Deberta(x),
+                PositionScheme::Deberta(c),
+            ) => t.score_terms(c, q, k, x, &self.query_proj, &self.key_proj),
             _ => None,
         }
     }

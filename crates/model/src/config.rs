@@ -174,11 +174,17 @@ impl ModelConfig {
             ));
         }
         if self.attention_head_size == Some(0) {
-            return Err(ConfigError::new("attention_head_size", "must be at least 1"));
+            return Err(ConfigError::new(
+                "attention_head_size",
+                "must be at least 1",
+            ));
         }
         for (key, p) in [
             ("hidden_dropout_prob", self.hidden_dropout_prob),
-            ("attention_probs_dropout_prob", self.attention_probs_dropout_prob),
+            (
+                "attention_probs_dropout_prob",
+                self.attention_probs_dropout_prob,
+            ),
         ] {
             if !(0.0..1.0).contains(&p) {
                 return Err(ConfigError::new(key, format!("{p} is not in [0, 1)")));
@@ -190,7 +196,10 @@ impl ModelConfig {
         if self.pad_token_id >= self.vocab_size {
             return Err(ConfigError::new(
                 "pad_token_id",
-                format!("{} is not below vocab_size = {}", self.pad_token_id, self.vocab_size),
+                format!(
+                    "{} is not below vocab_size = {}",
+                    self.pad_token_id, self.vocab_size
+                ),
             ));
         }
         if self.position_biased_input && !self.position.is_relative() {
@@ -212,7 +221,8 @@ impl ModelConfig {
 
     /// Parses a config from TOML text, rejecting unknown keys, then validates it.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let cfg: Self = toml::from_str(text).map_err(|e| ConfigError::new("model", e.to_string()))?;
+        let cfg: Self =
+            toml::from_str(text).map_err(|e| ConfigError::new("model", e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -62,7 +62,8 @@ impl<B: Backend> Embeddings<B> {
             position_embeddings: model
                 .has_learned_positions()
                 .then(|| table(model.max_position_embeddings)),
-            token_type_embeddings: (model.type_vocab_size > 0).then(|| table(model.type_vocab_size)),
+            token_type_embeddings: (model.type_vocab_size > 0)
+                .then(|| table(model.type_vocab_size)),
             layer_norm: LayerNormConfig::new(model.hidden_size)
                 .with_epsilon(model.layer_norm_eps)
                 .init(device),
@@ -102,6 +103,8 @@ impl<B: Backend> Embeddings<B> {
 
     /// Learned absolute embeddings of `positions` `[B, M]` (the EMD query input), if the table exists.
     pub fn absolute_at(&self, positions: Tensor<B, 2, Int>) -> Option<Tensor<B, 3>> {
-        self.position_embeddings.as_ref().map(|t| t.forward(positions))
+        self.position_embeddings
+            .as_ref()
+            .map(|t| t.forward(positions))
     }
 }

@@ -60,7 +60,9 @@ pub enum CheckpointError {
         source: ConfigError,
     },
     /// No weights file was found in the checkpoint folder.
-    #[error("{dir}: no model.safetensors or pytorch_model.bin; an HF checkpoint folder holds config.json and one of them")]
+    #[error(
+        "{dir}: no model.safetensors or pytorch_model.bin; an HF checkpoint folder holds config.json and one of them"
+    )]
     NoWeights {
         /// The checkpoint folder.
         dir: PathBuf,

@@ -69,11 +69,21 @@ impl<B: Backend> Layer<B> {
         inputs: &PositionInputs<B>,
         keep_probs: bool,
     ) -> AttentionOutput<B> {
-        let AttentionOutput { hidden, probs } =
-            self.attention
-                .forward(scheme, query_states, kv_states, mask_bias, inputs, keep_probs);
-        let inner = self.act.forward(self.intermediate.dense.forward(hidden.clone()));
-        let out = self.output.dropout.forward(self.output.dense.forward(inner));
+        let AttentionOutput { hidden, probs } = self.attention.forward(
+            scheme,
+            query_states,
+            kv_states,
+            mask_bias,
+            inputs,
+            keep_probs,
+        );
+        let inner = self
+            .act
+            .forward(self.intermediate.dense.forward(hidden.clone()));
+        let out = self
+            .output
+            .dropout
+            .forward(self.output.dense.forward(inner));
         AttentionOutput {
             hidden: self.output.layer_norm.forward(out + hidden),
             probs,

@@ -70,7 +70,10 @@ impl Preset {
             let names: Vec<String> = Self::ALL.iter().map(|p| p.name()).collect();
             ConfigError::new(
                 "preset",
-                format!("unknown preset `{name}`; choose one of {}", names.join(", ")),
+                format!(
+                    "unknown preset `{name}`; choose one of {}",
+                    names.join(", ")
+                ),
             )
         })
     }
@@ -95,7 +98,11 @@ impl Preset {
                 MlmDecoder::Plain,
                 false,
             ),
-            Self::Xl => (PositionScheme::Xl(XlConfig::default()), MlmDecoder::Plain, false),
+            Self::Xl => (
+                PositionScheme::Xl(XlConfig::default()),
+                MlmDecoder::Plain,
+                false,
+            ),
             Self::Nope => (PositionScheme::Nope, MlmDecoder::Plain, false),
             Self::Deberta => (deberta(vec![C2p, P2c]), MlmDecoder::Emd, false),
             Self::DebertaNoEmd => (deberta(vec![C2p, P2c]), MlmDecoder::Plain, false),
@@ -143,7 +150,8 @@ fn merge(mut base: toml::Table, over: &toml::Table) -> toml::Table {
     for (key, value) in over {
         let replaced = match (base.get_mut(key), value) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => {
-                let same_kind = key != "position" || o.get("kind").is_none_or(|k| Some(k) == b.get("kind"));
+                let same_kind =
+                    key != "position" || o.get("kind").is_none_or(|k| Some(k) == b.get("kind"));
                 if same_kind {
                     *b = merge(std::mem::take(b), o);
                     false

@@ -22,9 +22,14 @@ fn every_preset_validates_and_round_trips_through_toml() {
 fn ablation_rows_differ_as_the_paper_says() {
     let deberta = Preset::Deberta.config();
     assert_eq!(deberta.decoder, MlmDecoder::Emd);
-    let PositionScheme::Deberta(d) = &Preset::DebertaNoEmdNoC2p.config().position else { panic!() };
+    let PositionScheme::Deberta(d) = &Preset::DebertaNoEmdNoC2p.config().position else {
+        panic!()
+    };
     assert_eq!(d.pos_att_type, vec![PosAttType::P2c]);
-    assert_eq!(Preset::DebertaNoEmdNoC2p.config().decoder, MlmDecoder::Plain);
+    assert_eq!(
+        Preset::DebertaNoEmdNoC2p.config().decoder,
+        MlmDecoder::Plain
+    );
     assert!(Preset::DebertaAp.config().position_biased_input);
     assert_eq!(Preset::DebertaAp.config().decoder, MlmDecoder::Plain);
 }
@@ -32,42 +37,87 @@ fn ablation_rows_differ_as_the_paper_says() {
 #[test]
 fn overrides_merge_into_the_preset() {
     let cfg = Preset::Deberta
-        .config_with(&table("hidden_size = 128\nposition = { max_relative_positions = 64 }"))
+        .config_with(&table(
+            "hidden_size = 128\nposition = { max_relative_positions = 64 }",
+        ))
         .unwrap();
     assert_eq!(cfg.hidden_size, 128);
-    let PositionScheme::Deberta(d) = &cfg.position else { panic!() };
+    let PositionScheme::Deberta(d) = &cfg.position else {
+        panic!()
+    };
     assert_eq!(d.max_relative_positions, 64);
-    assert_eq!(d.pos_att_type, vec![PosAttType::C2p, PosAttType::P2c], "other keys kept");
+    assert_eq!(
+        d.pos_att_type,
+        vec![PosAttType::C2p, PosAttType::P2c],
+        "other keys kept"
+    );
     // A different kind replaces the scheme.
-    let cfg = Preset::Deberta.config_with(&table("position = { kind = \"shaw\" }\ndecoder = \"plain\"")).unwrap();
+    let cfg = Preset::Deberta
+        .config_with(&table(
+            "position = { kind = \"shaw\" }\ndecoder = \"plain\"",
+        ))
+        .unwrap();
     assert!(matches!(cfg.position, PositionScheme::Shaw(_)));
 }
 
 #[test]
 fn unknown_keys_and_bad_values_are_rejected_with_the_key() {
-    let err = Preset::Bert.config_with(&table("hiden_size = 3")).unwrap_err().to_string();
+    let err = Preset::Bert
+        .config_with(&table("hiden_size = 3"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("hiden_size"), "{err}");
     let err = Preset::Deberta
         .config_with(&table("position = { pos_att_type = [\"c2x\"] }"))
         .unwrap_err()
         .to_string();
     assert!(err.contains("c2x"), "{err}");
-    let err = Preset::Shaw.config_with(&table("position = { kind = \"warp\" }")).unwrap_err().to_string();
+    let err = Preset::Shaw
+        .config_with(&table("position = { kind = \"warp\" }"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("warp"), "{err}");
     let err = Preset::parse("roberta").unwrap_err().to_string();
-    assert!(err.contains("roberta") && err.contains("deberta-no-emd"), "{err}");
+    assert!(
+        err.contains("roberta") && err.contains("deberta-no-emd"),
+        "{err}"
+    );
 }
 
 #[test]
 fn conflicts_are_rejected_when_the_config_is_built() {
     let cases = [
-        (Preset::Bert, "position_biased_input = true", "position_biased_input"),
-        (Preset::Nope, "position_biased_input = true", "position_biased_input"),
+        (
+            Preset::Bert,
+            "position_biased_input = true",
+            "position_biased_input",
+        ),
+        (
+            Preset::Nope,
+            "position_biased_input = true",
+            "position_biased_input",
+        ),
         (Preset::Bert, "hidden_size = 250", "hidden_size"),
-        (Preset::Deberta, "position = { pos_att_type = [\"c2p\", \"c2p\"] }", "pos_att_type"),
-        (Preset::Deberta, "position = { position_buckets = 300, max_relative_positions = 128 }", "position_buckets"),
-        (Preset::Shaw, "position = { max_relative_position = 0 }", "max_relative_position"),
-        (Preset::Bert, "hidden_dropout_prob = 1.5", "hidden_dropout_prob"),
+        (
+            Preset::Deberta,
+            "position = { pos_att_type = [\"c2p\", \"c2p\"] }",
+            "pos_att_type",
+        ),
+        (
+            Preset::Deberta,
+            "position = { position_buckets = 300, max_relative_positions = 128 }",
+            "position_buckets",
+        ),
+        (
+            Preset::Shaw,
+            "position = { max_relative_position = 0 }",
+            "max_relative_position",
+        ),
+        (
+            Preset::Bert,
+            "hidden_dropout_prob = 1.5",
+            "hidden_dropout_prob",
+        ),
     ];
     for (preset, over, key) in cases {
         let err = preset.config_with(&table(over)).unwrap_err();

@@ -10,7 +10,9 @@ use burn::tensor::{Int, Tensor, TensorData};
 type B = burn::backend::Flex;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/hf").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/hf")
+        .join(name)
 }
 
 fn max_abs_diff(name: &str) -> f32 {
@@ -24,13 +26,19 @@ fn max_abs_diff(name: &str) -> f32 {
     let (rows, len) = (ids.len(), ids[0].len());
     let flat: Vec<i64> = ids.into_iter().flatten().collect();
     let input = Tensor::<B, 2, Int>::from_data(TensorData::new(flat, [rows, len]), &device);
-    let out = model.forward(&EncoderInput::unmasked(input), false).last_hidden_state;
+    let out = model
+        .forward(&EncoderInput::unmasked(input), false)
+        .last_hidden_state;
     let shape: Vec<usize> = serde_json::from_value(expected["shape"].clone()).unwrap();
     assert_eq!(out.dims().to_vec(), shape, "{name}: output shape");
     let want: Vec<f32> = serde_json::from_value(expected["data"].clone()).unwrap();
     let got: Vec<f32> = out.into_data().to_vec().unwrap();
     assert_eq!(got.len(), want.len(), "{name}: element count");
-    let d = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0, f32::max);
+    let d = got
+        .iter()
+        .zip(&want)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0, f32::max);
     eprintln!("{name}: max abs diff {d:e}");
     d
 }
@@ -76,10 +84,15 @@ fn missing_tensor_is_named() {
     config["pos_att_type"] = serde_json::json!(["c2p", "p2c"]);
     std::fs::write(tmp.join("config.json"), config.to_string()).unwrap();
     std::fs::copy(src.join("model.safetensors"), tmp.join("model.safetensors")).unwrap();
-    let err = load_checkpoint::<B>(&tmp, &Default::default()).unwrap_err().to_string();
+    let err = load_checkpoint::<B>(&tmp, &Default::default())
+        .unwrap_err()
+        .to_string();
     std::fs::remove_dir_all(&tmp).ok();
     assert!(err.contains("missing tensor"), "{err}");
-    assert!(err.contains("deberta.encoder.layer.0.attention.self.pos_query_proj.weight"), "{err}");
+    assert!(
+        err.contains("deberta.encoder.layer.0.attention.self.pos_query_proj.weight"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -92,7 +105,9 @@ fn shape_mismatch_is_named() {
     config["intermediate_size"] = serde_json::json!(48);
     std::fs::write(tmp.join("config.json"), config.to_string()).unwrap();
     std::fs::copy(src.join("model.safetensors"), tmp.join("model.safetensors")).unwrap();
-    let err = load_checkpoint::<B>(&tmp, &Default::default()).unwrap_err().to_string();
+    let err = load_checkpoint::<B>(&tmp, &Default::default())
+        .unwrap_err()
+        .to_string();
     std::fs::remove_dir_all(&tmp).ok();
     assert!(err.contains("intermediate.dense"), "{err}");
 }
@@ -101,11 +116,25 @@ fn shape_mismatch_is_named() {
 fn missing_weights_and_bad_config_are_clear() {
     let tmp = std::env::temp_dir().join(format!("ablate-noweights-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    std::fs::copy(fixture("absolute").join("config.json"), tmp.join("config.json")).unwrap();
-    let err = load_checkpoint::<B>(&tmp, &Default::default()).unwrap_err().to_string();
-    assert!(err.contains("no model.safetensors or pytorch_model.bin"), "{err}");
+    std::fs::copy(
+        fixture("absolute").join("config.json"),
+        tmp.join("config.json"),
+    )
+    .unwrap();
+    let err = load_checkpoint::<B>(&tmp, &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no model.safetensors or pytorch_model.bin"),
+        "{err}"
+    );
     std::fs::write(tmp.join("config.json"), r#"{"hidden_size": "big"}"#).unwrap();
-    let err = load_checkpoint::<B>(&tmp, &Default::default()).unwrap_err().to_string();
+    let err = load_checkpoint::<B>(&tmp, &Default::default())
+        .unwrap_err()
+        .to_string();
     std::fs::remove_dir_all(&tmp).ok();
-    assert!(err.contains("hidden_size") && err.contains("integer"), "{err}");
+    assert!(
+        err.contains("hidden_size") && err.contains("integer"),
+        "{err}"
+    );
 }

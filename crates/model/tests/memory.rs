@@ -5,7 +5,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ablate_model::position::{DisentangledConfig, PosAttType, PositionScheme, ShawConfig, XlConfig};
+use ablate_model::position::{
+    DisentangledConfig, PosAttType, PositionScheme, ShawConfig, XlConfig,
+};
 use ablate_model::{EncoderInput, MaskedPositions, MlmDecoder, MlmModel, ModelConfig};
 use burn::tensor::{Distribution, Int, Tensor};
 
@@ -72,8 +74,16 @@ fn relative_schemes_never_build_n_by_n_by_d() {
     let cases = [
         ("deberta c2p+p2c+p2p, EMD", deberta.clone(), MlmDecoder::Emd),
         ("deberta c2p+p2c+p2p", deberta, MlmDecoder::Plain),
-        ("shaw with values", PositionScheme::Shaw(ShawConfig::default()), MlmDecoder::Plain),
-        ("xl", PositionScheme::Xl(XlConfig::default()), MlmDecoder::Plain),
+        (
+            "shaw with values",
+            PositionScheme::Shaw(ShawConfig::default()),
+            MlmDecoder::Plain,
+        ),
+        (
+            "xl",
+            PositionScheme::Xl(XlConfig::default()),
+            MlmDecoder::Plain,
+        ),
     ];
     for (name, position, decoder) in cases {
         let peak = peak_mib(position, decoder);

@@ -60,7 +60,10 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{what}[{i}]: {g} vs {w}");
+        assert!(
+            (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+            "{what}[{i}]: {g} vs {w}"
+        );
     }
 }
 
@@ -78,7 +81,9 @@ fn deberta_case(cfg_d: DisentangledConfig) {
         Some(SharedPosition::Deberta(t)) => t.table(),
         _ => unreachable!(),
     };
-    let Some(LayerPosition::Deberta(terms)) = &attn.rel else { unreachable!() };
+    let Some(LayerPosition::Deberta(terms)) = &attn.rel else {
+        unreachable!()
+    };
     let key_lin = terms.pos_key_proj.as_ref().unwrap_or(&attn.key_proj);
     let query_lin = terms.pos_query_proj.as_ref().unwrap_or(&attn.query_proj);
     let kr = project(key_lin, table.clone());
@@ -95,7 +100,8 @@ fn deberta_case(cfg_d: DisentangledConfig) {
         };
         (r + span).clamp(0, 2 * span - 1) as usize
     };
-    let row = |t: &[f32], r: usize, h: usize| t[(r * h_n + h) * dh..(r * h_n + h + 1) * dh].to_vec();
+    let row =
+        |t: &[f32], r: usize, h: usize| t[(r * h_n + h) * dh..(r * h_n + h + 1) * dh].to_vec();
     let mut want = vec![0f32; h_n * N * N];
     for h in 0..h_n {
         for i in 0..N {
@@ -132,10 +138,20 @@ fn deberta_terms_equal_explicit_loops() {
         ..DisentangledConfig::default()
     };
     for terms in [vec![C2p, P2c], vec![C2p], vec![P2c], vec![C2p, P2c, P2p]] {
-        deberta_case(DisentangledConfig { pos_att_type: terms, ..base.clone() });
+        deberta_case(DisentangledConfig {
+            pos_att_type: terms,
+            ..base.clone()
+        });
     }
-    deberta_case(DisentangledConfig { p2c_index: P2cIndex::Paper, ..base.clone() });
-    deberta_case(DisentangledConfig { share_att_key: true, norm_rel_ebd: true, ..base.clone() });
+    deberta_case(DisentangledConfig {
+        p2c_index: P2cIndex::Paper,
+        ..base.clone()
+    });
+    deberta_case(DisentangledConfig {
+        share_att_key: true,
+        norm_rel_ebd: true,
+        ..base.clone()
+    });
     deberta_case(DisentangledConfig {
         max_relative_positions: 16,
         position_buckets: 4,
@@ -147,11 +163,16 @@ fn deberta_terms_equal_explicit_loops() {
 #[test]
 fn shaw_terms_equal_explicit_loops() {
     let k_clip = 2;
-    let cfg = tiny(PositionScheme::Shaw(ShawConfig { max_relative_position: k_clip, value_term: true }));
+    let cfg = tiny(PositionScheme::Shaw(ShawConfig {
+        max_relative_position: k_clip,
+        value_term: true,
+    }));
     let (model, q, k, inputs) = setup(&cfg);
     let attn = &model.encoder.layer[0].attention.self_attn;
     let got = vals(attn.score_terms(&cfg.position, &q, &k, &inputs).unwrap());
-    let Some(LayerPosition::Shaw(t)) = &attn.rel else { unreachable!() };
+    let Some(LayerPosition::Shaw(t)) = &attn.rel else {
+        unreachable!()
+    };
     let ak = vals(t.rel_key.val());
     let av = vals(t.rel_value.as_ref().unwrap().val());
     let (h_n, dh) = (cfg.num_attention_heads, cfg.head_size());
@@ -161,7 +182,10 @@ fn shaw_terms_equal_explicit_loops() {
     for h in 0..h_n {
         for i in 0..N {
             for j in 0..N {
-                want[(h * N + i) * N + j] = dot(at(&qv, h, i, 0, N, dh), &ak[idx(i, j) * dh..(idx(i, j) + 1) * dh]);
+                want[(h * N + i) * N + j] = dot(
+                    at(&qv, h, i, 0, N, dh),
+                    &ak[idx(i, j) * dh..(idx(i, j) + 1) * dh],
+                );
             }
         }
     }
@@ -170,7 +194,9 @@ fn shaw_terms_equal_explicit_loops() {
     // Value term: sum_j p_ij aV[idx(i, j)] for arbitrary probabilities.
     let dev = Default::default();
     let probs = Tensor::<B, 4>::random([1, h_n, N, N], Distribution::Uniform(0.0, 1.0), &dev);
-    let PositionInputs::Shaw(index) = &inputs else { unreachable!() };
+    let PositionInputs::Shaw(index) = &inputs else {
+        unreachable!()
+    };
     let got = vals(t.value_term(&probs, index).unwrap());
     let pv = vals(probs);
     let mut want = vec![0f32; h_n * N * dh];
@@ -193,14 +219,20 @@ fn xl_terms_equal_explicit_loops() {
     let dev = Default::default();
     // Non-zero u and v so their terms count.
     if let Some(SharedPosition::Xl(s)) = &mut model.encoder.rel {
-        s.r_w_bias = Param::from_tensor(Tensor::random([2, 4], Distribution::Normal(0.0, 1.0), &dev));
-        s.r_r_bias = Param::from_tensor(Tensor::random([2, 4], Distribution::Normal(0.0, 1.0), &dev));
+        s.r_w_bias =
+            Param::from_tensor(Tensor::random([2, 4], Distribution::Normal(0.0, 1.0), &dev));
+        s.r_r_bias =
+            Param::from_tensor(Tensor::random([2, 4], Distribution::Normal(0.0, 1.0), &dev));
     }
     let inputs = model.position_inputs(&Positions::square(N), &dev);
     let attn = &model.encoder.layer[0].attention.self_attn;
     let got = vals(attn.score_terms(&cfg.position, &q, &k, &inputs).unwrap());
-    let Some(LayerPosition::Xl(t)) = &attn.rel else { unreachable!() };
-    let Some(SharedPosition::Xl(s)) = &model.encoder.rel else { unreachable!() };
+    let Some(LayerPosition::Xl(t)) = &attn.rel else {
+        unreachable!()
+    };
+    let Some(SharedPosition::Xl(s)) = &model.encoder.rel else {
+        unreachable!()
+    };
     let (u, v) = (vals(s.r_w_bias.val()), vals(s.r_r_bias.val()));
     let (h_n, dh) = (cfg.num_attention_heads, cfg.head_size());
     let (qv, kv) = (vals(q), vals(k));
@@ -208,12 +240,21 @@ fn xl_terms_equal_explicit_loops() {
     for i in 0..N {
         for j in 0..N {
             let r = i as i64 - j as i64;
-            let sin = ablate_model::position::absolute::sinusoid_table::<B>([r].into_iter(), cfg.hidden_size, &dev);
+            let sin = ablate_model::position::absolute::sinusoid_table::<B>(
+                [r].into_iter(),
+                cfg.hidden_size,
+                &dev,
+            );
             let wr = vals(t.r_net.forward(sin)); // [H*d]
             for h in 0..h_n {
                 let (qi, kj) = (at(&qv, h, i, 0, N, dh), at(&kv, h, j, 0, N, dh));
-                let qv_i: Vec<f32> = qi.iter().zip(&v[h * dh..(h + 1) * dh]).map(|(a, b)| a + b).collect();
-                want[(h * N + i) * N + j] = dot(&u[h * dh..(h + 1) * dh], kj) + dot(&qv_i, &wr[h * dh..(h + 1) * dh]);
+                let qv_i: Vec<f32> = qi
+                    .iter()
+                    .zip(&v[h * dh..(h + 1) * dh])
+                    .map(|(a, b)| a + b)
+                    .collect();
+                want[(h * N + i) * N + j] =
+                    dot(&u[h * dh..(h + 1) * dh], kj) + dot(&qv_i, &wr[h * dh..(h + 1) * dh]);
             }
         }
     }
@@ -268,14 +309,26 @@ fn every_preset_trains_and_every_parameter_gets_a_gradient() {
         let ids = Tensor::<AD, 2, Int>::random([2, 12], Distribution::Uniform(1.0, 39.0), &dev);
         let masked = MaskedPositions::new(vec![vec![1, 5, 9], vec![0, 2, 11]]).unwrap();
         let out = model.forward(&EncoderInput::unmasked(ids), &masked, false);
-        let targets = Tensor::<AD, 1, Int>::from_data(TensorData::new(vec![3i64, 4, 5, 6, 7, 8], [6]), &dev);
+        let targets =
+            Tensor::<AD, 1, Int>::from_data(TensorData::new(vec![3i64, 4, 5, 6, 7, 8], [6]), &dev);
         let loss = burn::nn::loss::CrossEntropyLossConfig::new()
             .init(&dev)
             .forward(out.logits.reshape([6, 40]), targets);
-        let mut check = GradCheck { grads: Some(loss.backward()), ..Default::default() };
+        let mut check = GradCheck {
+            grads: Some(loss.backward()),
+            ..Default::default()
+        };
         model.visit(&mut check);
-        assert!(check.total > 10, "{preset:?}: only {} parameters", check.total);
-        assert!(check.missing.is_empty(), "{preset:?}: no gradient for {:?}", check.missing);
+        assert!(
+            check.total > 10,
+            "{preset:?}: only {} parameters",
+            check.total
+        );
+        assert!(
+            check.missing.is_empty(),
+            "{preset:?}: no gradient for {:?}",
+            check.missing
+        );
     }
 }
 
@@ -294,11 +347,18 @@ fn relative_terms_are_shift_invariant_and_absolute_inputs_are_not() {
         let shift = 3;
         let window = 6;
         let terms = |tokens: &[i64]| {
-            let t = Tensor::<B, 2, Int>::from_data(TensorData::new(tokens.to_vec(), [1, tokens.len()]), &dev);
-            let x = model.embeddings.forward(t, None, Tensor::ones([1, tokens.len()], &dev));
+            let t = Tensor::<B, 2, Int>::from_data(
+                TensorData::new(tokens.to_vec(), [1, tokens.len()]),
+                &dev,
+            );
+            let x = model
+                .embeddings
+                .forward(t, None, Tensor::ones([1, tokens.len()], &dev));
             let attn = &model.encoder.layer[0].attention.self_attn;
             let split = |lin: &burn::nn::Linear<B>| {
-                lin.forward(x.clone()).reshape([1, tokens.len(), 2, 4]).swap_dims(1, 2)
+                lin.forward(x.clone())
+                    .reshape([1, tokens.len(), 2, 4])
+                    .swap_dims(1, 2)
             };
             let (q, k) = (split(&attn.query_proj), split(&attn.key_proj));
             let inputs = model.position_inputs(&Positions::square(tokens.len()), &dev);
@@ -308,11 +368,21 @@ fn relative_terms_are_shift_invariant_and_absolute_inputs_are_not() {
         let shifted = terms(&ids[shift..shift + window]);
         let a = vals(full.slice([0..1, 0..2, shift..shift + window, shift..shift + window]));
         let b = vals(shifted);
-        let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let max = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
         if position_biased_input {
-            assert!(max > 1e-3, "absolute positions should change the terms (max diff {max})");
+            assert!(
+                max > 1e-3,
+                "absolute positions should change the terms (max diff {max})"
+            );
         } else {
-            assert!(max < 1e-5, "relative-only terms changed under a shift (max diff {max})");
+            assert!(
+                max < 1e-5,
+                "relative-only terms changed under a shift (max diff {max})"
+            );
         }
     }
 }
@@ -345,16 +415,22 @@ fn gather_gradients_match_finite_differences() {
         k: Tensor<BB, 4>,
         w: Tensor<BB, 4>,
     ) -> Tensor<BB, 1> {
-        let inputs = PositionInputs::Deberta(ablate_model::position::disentangled::DisentangledInputs::new(
-            match &model.config.position {
-                PositionScheme::Deberta(c) => c,
-                _ => unreachable!(),
-            },
-            table,
-            &Positions::square(5),
-        ));
+        let inputs = PositionInputs::Deberta(
+            ablate_model::position::disentangled::DisentangledInputs::new(
+                match &model.config.position {
+                    PositionScheme::Deberta(c) => c,
+                    _ => unreachable!(),
+                },
+                table,
+                &Positions::square(5),
+            ),
+        );
         let attn = &model.encoder.layer[0].attention.self_attn;
-        (attn.score_terms(&model.config.position, &q, &k, &inputs).unwrap() * w).sum()
+        (attn
+            .score_terms(&model.config.position, &q, &k, &inputs)
+            .unwrap()
+            * w)
+            .sum()
     }
     let table_ad = Tensor::<AD, 2>::from_inner(table0.clone()).require_grad();
     let loss = objective(

@@ -43,14 +43,21 @@ pub enum Dtype {
 
 /// Reads and checks `IDS.json` against the vocabulary: rows of equal, non-zero length.
 pub fn read_ids(path: &Path, vocab_size: usize) -> anyhow::Result<Vec<Vec<i64>>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
-    let rows = value
-        .as_array()
-        .with_context(|| format!("{}: expected a JSON list of rows of token ids", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", path.display()))?;
+    let rows = value.as_array().with_context(|| {
+        format!(
+            "{}: expected a JSON list of rows of token ids",
+            path.display()
+        )
+    })?;
     if rows.is_empty() {
-        bail!("{}: the list of rows is empty; give at least one row of token ids", path.display());
+        bail!(
+            "{}: the list of rows is empty; give at least one row of token ids",
+            path.display()
+        );
     }
     let mut out = Vec::with_capacity(rows.len());
     for (r, row) in rows.iter().enumerate() {
@@ -63,7 +70,10 @@ pub fn read_ids(path: &Path, vocab_size: usize) -> anyhow::Result<Vec<Vec<i64>>>
         let mut ids = Vec::with_capacity(row.len());
         for (c, id) in row.iter().enumerate() {
             let id = id.as_u64().with_context(|| {
-                format!("{}: row {r}, position {c}: {id} is not a non-negative integer", path.display())
+                format!(
+                    "{}: row {r}, position {c}: {id} is not a non-negative integer",
+                    path.display()
+                )
             })?;
             if id as usize >= vocab_size {
                 bail!(
@@ -98,23 +108,40 @@ fn encode<B: Backend>(args: &EncodeArgs, device: &B::Device) -> anyhow::Result<(
     let (model, config) = load_checkpoint::<B>(&args.checkpoint, device)?;
     let ids = read_ids(&args.ids, config.vocab_size)?;
     let (rows, len) = (ids.len(), ids[0].len());
-    model
-        .check_len(len)
-        .with_context(|| format!("{}: rows are too long for this checkpoint", args.ids.display()))?;
+    model.check_len(len).with_context(|| {
+        format!(
+            "{}: rows are too long for this checkpoint",
+            args.ids.display()
+        )
+    })?;
     let flat: Vec<i64> = ids.into_iter().flatten().collect();
     let input = Tensor::<B, 2, Int>::from_data(TensorData::new(flat, [rows, len]), device);
-    let hidden = model.forward(&EncoderInput::unmasked(input), false).last_hidden_state;
+    let hidden = model
+        .forward(&EncoderInput::unmasked(input), false)
+        .last_hidden_state;
     let shape: Vec<u64> = hidden.dims().iter().map(|&d| d as u64).collect();
-    let values: Vec<f32> = hidden.into_data().convert::<f32>().to_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let values: Vec<f32> = hidden
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     write_atomic(&args.out, |w| {
         match args.dtype {
             Dtype::F32 => {
-                let mut npy = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(w).begin_nd()?;
+                let mut npy = npyz::WriteOptions::new()
+                    .default_dtype()
+                    .shape(&shape)
+                    .writer(w)
+                    .begin_nd()?;
                 npy.extend(values.iter().copied())?;
                 npy.finish()?;
             }
             Dtype::F64 => {
-                let mut npy = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(w).begin_nd()?;
+                let mut npy = npyz::WriteOptions::new()
+                    .default_dtype()
+                    .shape(&shape)
+                    .writer(w)
+                    .begin_nd()?;
                 npy.extend(values.iter().map(|&v| v as f64))?;
                 npy.finish()?;
             }

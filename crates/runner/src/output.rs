@@ -15,13 +15,15 @@ pub fn write_atomic(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create folder {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     {
         let mut buf = std::io::BufWriter::new(tmp.as_file_mut());
         fill(&mut buf)?;
-        buf.flush().with_context(|| format!("cannot write {}", path.display()))?;
+        buf.flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     tmp.persist(path)
         .with_context(|| format!("cannot move the finished file to {}", path.display()))?;

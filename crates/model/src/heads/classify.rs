@@ -56,10 +56,11 @@ impl<B: Backend> ClassifierModel<B> {
         let hidden = self.model.forward(input, false).last_hidden_state;
         let [b, _, d] = hidden.dims();
         let first = hidden.narrow(1, 0, 1).reshape([b, d]);
-        let pooled = self
-            .pooler
-            .act
-            .forward(self.pooler.dense.forward(self.pooler.dropout.forward(first)));
+        let pooled = self.pooler.act.forward(
+            self.pooler
+                .dense
+                .forward(self.pooler.dropout.forward(first)),
+        );
         self.classifier.forward(self.dropout.forward(pooled))
     }
 }

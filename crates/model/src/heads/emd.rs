@@ -34,7 +34,11 @@ pub fn decode<B: Backend>(
         },
         &device,
     );
-    let last = model.encoder.layer.last().expect("a model has at least one layer");
+    let last = model
+        .encoder
+        .layer
+        .last()
+        .expect("a model has at least one layer");
     let mask_bias = input.mask_bias();
     for _ in 0..EMD_PASSES {
         query = last

@@ -40,7 +40,9 @@ impl<B: Backend> MlmHead<B> {
 
     /// Logits `[B, M, vocab]` from hidden states `[B, M, D]` and the word embeddings `[vocab, D]`.
     pub fn forward(&self, hidden: Tensor<B, 3>, word_embeddings: Tensor<B, 2>) -> Tensor<B, 3> {
-        let h = self.layer_norm.forward(self.act.forward(self.dense.forward(hidden)));
+        let h = self
+            .layer_norm
+            .forward(self.act.forward(self.dense.forward(hidden)));
         let logits = h.matmul(word_embeddings.transpose().unsqueeze::<3>());
         logits + self.bias.val().unsqueeze::<3>()
     }

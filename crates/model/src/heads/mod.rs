@@ -19,7 +19,9 @@ impl MaskedPositions {
     pub fn new(rows: Vec<Vec<usize>>) -> Result<Self, String> {
         let m = rows.first().map_or(0, Vec::len);
         if m == 0 || rows.iter().any(|r| r.len() != m) {
-            return Err("every batch row needs the same, non-zero number of masked positions".into());
+            return Err(
+                "every batch row needs the same, non-zero number of masked positions".into(),
+            );
         }
         Ok(Self { rows })
     }

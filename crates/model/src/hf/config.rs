@@ -96,19 +96,27 @@ pub fn model_config_from_hf(text: &str, path: &Path) -> Result<ModelConfig, Chec
         path: path.to_owned(),
         message: format!("not valid JSON: {e}"),
     })?;
-    let map = value.as_object().ok_or_else(|| CheckpointError::BadConfig {
-        path: path.to_owned(),
-        message: "the top level should be a JSON object".into(),
-    })?;
+    let map = value
+        .as_object()
+        .ok_or_else(|| CheckpointError::BadConfig {
+            path: path.to_owned(),
+            message: "the top level should be a JSON object".into(),
+        })?;
     let k = Keys { map, path };
 
     let hidden_size = k.size("hidden_size", 1536)?;
     let max_position_embeddings = k.size("max_position_embeddings", 512)?;
     if k.size("embedding_size", hidden_size as i64)? != hidden_size {
-        return Err(k.unsupported("embedding_size", "an embedding size different from hidden_size (embed_proj)"));
+        return Err(k.unsupported(
+            "embedding_size",
+            "an embedding size different from hidden_size (embed_proj)",
+        ));
     }
     if k.int("conv_kernel_size", 0)? > 0 {
-        return Err(k.unsupported("conv_kernel_size", "the convolution layer of DeBERTa-v2 xlarge/xxlarge"));
+        return Err(k.unsupported(
+            "conv_kernel_size",
+            "the convolution layer of DeBERTa-v2 xlarge/xxlarge",
+        ));
     }
     let act_name = k.string("hidden_act", "gelu")?;
     let hidden_act = HiddenAct::from_hf(&act_name).ok_or_else(|| {
@@ -127,7 +135,10 @@ pub fn model_config_from_hf(text: &str, path: &Path) -> Result<ModelConfig, Chec
                 // HF's DeBERTa-v2 accepts and ignores p2p; do the same to match its outputs.
                 "p2p" => continue,
                 other => {
-                    return Err(k.unsupported("pos_att_type", format!("unknown term `{other}`; known: c2p, p2c, p2p")));
+                    return Err(k.unsupported(
+                        "pos_att_type",
+                        format!("unknown term `{other}`; known: c2p, p2c, p2p"),
+                    ));
                 }
             };
             if !pos_att_type.contains(&term) {
@@ -135,7 +146,11 @@ pub fn model_config_from_hf(text: &str, path: &Path) -> Result<ModelConfig, Chec
             }
         }
         let max_rel = k.int("max_relative_positions", -1)?;
-        let max_relative_positions = if max_rel < 1 { max_position_embeddings } else { max_rel as usize };
+        let max_relative_positions = if max_rel < 1 {
+            max_position_embeddings
+        } else {
+            max_rel as usize
+        };
         let buckets = k.int("position_buckets", -1)?;
         let norm = k.list("norm_rel_ebd")?;
         PositionScheme::Deberta(DisentangledConfig {

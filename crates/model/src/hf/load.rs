@@ -23,7 +23,10 @@ pub const NAME_TABLE: [(&str, &str); 6] = [
     (r"\.LayerNorm\.", ".layer_norm."),
     (r"^encoder\.layer_norm\.", "encoder.rel.layer_norm."),
     (r"^encoder\.rel_embeddings\.", "encoder.rel.rel_embeddings."),
-    (r"\.attention\.self\.(pos_key_proj|pos_query_proj)\.", ".attention.self_attn.rel.$1."),
+    (
+        r"\.attention\.self\.(pos_key_proj|pos_query_proj)\.",
+        ".attention.self_attn.rel.$1.",
+    ),
     (r"\.attention\.self\.", ".attention.self_attn."),
 ];
 
@@ -43,7 +46,8 @@ pub fn hf_name(path: &str) -> String {
 
 fn remapper() -> KeyRemapper {
     NAME_TABLE.iter().fold(KeyRemapper::new(), |r, (from, to)| {
-        r.add_pattern(*from, *to).expect("the name table's patterns are valid regexes")
+        r.add_pattern(*from, *to)
+            .expect("the name table's patterns are valid regexes")
     })
 }
 
@@ -58,10 +62,11 @@ pub fn load_checkpoint<B: Backend>(
         source,
     })?;
     let config = model_config_from_hf(&text, &config_path)?;
-    let mut model = Model::<B>::new(&config, device).map_err(|source| CheckpointError::Invalid {
-        path: config_path.clone(),
-        source,
-    })?;
+    let mut model =
+        Model::<B>::new(&config, device).map_err(|source| CheckpointError::Invalid {
+            path: config_path.clone(),
+            source,
+        })?;
     let safetensors = dir.join("model.safetensors");
     let torch = dir.join("pytorch_model.bin");
     let (path, result) = if safetensors.is_file() {
@@ -70,20 +75,24 @@ pub fn load_checkpoint<B: Backend>(
             .with_from_adapter(PyTorchToBurnAdapter)
             .skip_enum_variants(true)
             .allow_partial(true);
-        let r = model.load_from(&mut store).map_err(|e| CheckpointError::BadTensor {
-            path: safetensors.clone(),
-            message: e.to_string(),
-        })?;
+        let r = model
+            .load_from(&mut store)
+            .map_err(|e| CheckpointError::BadTensor {
+                path: safetensors.clone(),
+                message: e.to_string(),
+            })?;
         (safetensors, r)
     } else if torch.is_file() {
         let mut store = PytorchStore::from_file(&torch)
             .remap(remapper())
             .skip_enum_variants(true)
             .allow_partial(true);
-        let r = model.load_from(&mut store).map_err(|e| CheckpointError::BadTensor {
-            path: torch.clone(),
-            message: e.to_string(),
-        })?;
+        let r = model
+            .load_from(&mut store)
+            .map_err(|e| CheckpointError::BadTensor {
+                path: torch.clone(),
+                message: e.to_string(),
+            })?;
         (torch, r)
     } else {
         return Err(CheckpointError::NoWeights {
@@ -98,7 +107,10 @@ fn check(path: &PathBuf, result: &ApplyResult) -> Result<(), CheckpointError> {
     if let Some(e) = result.errors.first() {
         return Err(CheckpointError::BadTensor {
             path: path.clone(),
-            message: format!("{e} (HF names: the lab's path maps back to `{}`)", hf_name(&error_path(e))),
+            message: format!(
+                "{e} (HF names: the lab's path maps back to `{}`)",
+                hf_name(&error_path(e))
+            ),
         });
     }
     if !result.missing.is_empty() {

@@ -5,7 +5,9 @@
 //! relative index. No `[N, N, d]` tensor is ever built.
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
+};
 use burn::tensor::{Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
@@ -100,7 +102,8 @@ impl DisentangledConfig {
             }
         }
         if self.position_buckets > 0
-            && (self.position_buckets < 4 || self.position_buckets / 2 + 1 >= self.max_relative_positions)
+            && (self.position_buckets < 4
+                || self.position_buckets / 2 + 1 >= self.max_relative_positions)
         {
             return Err(ConfigError::new(
                 "position.position_buckets",
@@ -139,7 +142,8 @@ impl<B: Backend> RelEmbeddings<B> {
     /// Builds the table for `cfg`.
     pub fn init(model: &ModelConfig, cfg: &DisentangledConfig, device: &B::Device) -> Self {
         Self {
-            rel_embeddings: EmbeddingConfig::new(2 * cfg.att_span(), model.hidden_size).init(device),
+            rel_embeddings: EmbeddingConfig::new(2 * cfg.att_span(), model.hidden_size)
+                .init(device),
             layer_norm: cfg.norm_rel_ebd.then(|| {
                 LayerNormConfig::new(model.hidden_size)
                     .with_epsilon(model.layer_norm_eps)
@@ -205,7 +209,8 @@ impl<B: Backend> DisentangledTerms<B> {
         let needs_key = cfg.has(PosAttType::C2p) || cfg.has(PosAttType::P2p);
         let needs_query = cfg.has(PosAttType::P2c) || cfg.has(PosAttType::P2p);
         Self {
-            pos_key_proj: (own && needs_key).then(|| linear(model.hidden_size, all_head, true, device)),
+            pos_key_proj: (own && needs_key)
+                .then(|| linear(model.hidden_size, all_head, true, device)),
             pos_query_proj: (own && needs_query)
                 .then(|| linear(model.hidden_size, all_head, true, device)),
             pos_dropout: DropoutConfig::new(model.hidden_dropout_prob).init(),

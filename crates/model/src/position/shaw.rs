@@ -46,7 +46,11 @@ impl ShawConfig {
     }
 
     /// The `[rows, 1, Nq, Nk]` table-row index.
-    pub fn index<B: Backend>(&self, positions: &Positions, device: &B::Device) -> Tensor<B, 4, Int> {
+    pub fn index<B: Backend>(
+        &self,
+        positions: &Positions,
+        device: &B::Device,
+    ) -> Tensor<B, 4, Int> {
         positions.index(device, |q, k| shaw_index(q, k, self.max_relative_position))
     }
 }
@@ -86,7 +90,11 @@ impl<B: Backend> ShawTerms<B> {
     }
 
     /// `sum_j a_ij aV[idx(i, j)]`, `[B, H, Nq, d]`, or `None` in the key-only variant.
-    pub fn value_term(&self, probs: &Tensor<B, 4>, index: &Tensor<B, 4, Int>) -> Option<Tensor<B, 4>> {
+    pub fn value_term(
+        &self,
+        probs: &Tensor<B, 4>,
+        index: &Tensor<B, 4, Int>,
+    ) -> Option<Tensor<B, 4>> {
         let rel_value = self.rel_value.as_ref()?.val();
         let [b, h, nq, nk] = probs.dims();
         let rows = rel_value.dims()[0];

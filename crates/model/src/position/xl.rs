@@ -106,7 +106,12 @@ impl<B: Backend> XlTerms<B> {
     }
 
     /// `u . k_j + (q_i + v) . W_R R_{i-j}`, `[B, H, Nq, Nk]`.
-    pub fn score_terms(&self, q: &Tensor<B, 4>, k: &Tensor<B, 4>, inputs: &XlInputs<B>) -> Tensor<B, 4> {
+    pub fn score_terms(
+        &self,
+        q: &Tensor<B, 4>,
+        k: &Tensor<B, 4>,
+        inputs: &XlInputs<B>,
+    ) -> Tensor<B, 4> {
         let [b, h, nq, d] = q.dims();
         let nk = k.dims()[2];
         let u = inputs.u.clone().reshape([1, h, d, 1]);
