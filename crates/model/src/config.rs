@@ -163,7 +163,9 @@ impl ModelConfig {
                 return Err(ConfigError::new(key, "must be at least 1"));
             }
         }
-        if self.attention_head_size.is_none() && self.hidden_size % self.num_attention_heads != 0 {
+        if self.attention_head_size.is_none()
+            && !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
             return Err(ConfigError::new(
                 "hidden_size",
                 format!(
@@ -190,7 +192,7 @@ impl ModelConfig {
                 return Err(ConfigError::new(key, format!("{p} is not in [0, 1)")));
             }
         }
-        if !(self.layer_norm_eps > 0.0) {
+        if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
             return Err(ConfigError::new("layer_norm_eps", "must be positive"));
         }
         if self.pad_token_id >= self.vocab_size {

@@ -3,7 +3,7 @@
 //! (MLM or classification heads, buffers) are ignored; a missing tensor or a shape mismatch is an error that
 //! names the tensor.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::tensor::backend::Backend;
 use burn_store::{
@@ -103,10 +103,10 @@ pub fn load_checkpoint<B: Backend>(
     Ok((model, config))
 }
 
-fn check(path: &PathBuf, result: &ApplyResult) -> Result<(), CheckpointError> {
+fn check(path: &Path, result: &ApplyResult) -> Result<(), CheckpointError> {
     if let Some(e) = result.errors.first() {
         return Err(CheckpointError::BadTensor {
-            path: path.clone(),
+            path: path.to_owned(),
             message: format!(
                 "{e} (HF names: the lab's path maps back to `{}`)",
                 hf_name(&error_path(e))
@@ -115,7 +115,7 @@ fn check(path: &PathBuf, result: &ApplyResult) -> Result<(), CheckpointError> {
     }
     if !result.missing.is_empty() {
         return Err(CheckpointError::MissingTensors {
-            path: path.clone(),
+            path: path.to_owned(),
             names: result.missing.iter().map(|(p, _)| hf_name(p)).collect(),
         });
     }

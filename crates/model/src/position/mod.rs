@@ -82,7 +82,7 @@ impl PositionScheme {
             Self::Deberta(c) => c.validate(),
             Self::Absolute(AbsoluteConfig {
                 embedding: AbsoluteEmbedding::Sinusoidal,
-            }) if model.hidden_size % 2 != 0 => Err(ConfigError::new(
+            }) if !model.hidden_size.is_multiple_of(2) => Err(ConfigError::new(
                 "hidden_size",
                 "the sinusoidal embedding needs an even hidden_size",
             )),
@@ -92,6 +92,7 @@ impl PositionScheme {
 }
 
 /// Per-layer parameters of a relative scheme.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum LayerPosition<B: Backend> {
     /// Shaw's `aK`, `aV`.

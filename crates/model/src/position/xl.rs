@@ -81,7 +81,7 @@ impl<B: Backend> XlInputs<B> {
         let reach = positions.query.extent().max(positions.key_len).max(1) as i64 - 1;
         let w = cfg.clamp_len.map_or(reach, |c| reach.min(c as i64));
         Self {
-            table: sinusoid_table((-w..=w).map(|r| r), hidden, device),
+            table: sinusoid_table(-w..=w, hidden, device),
             index: positions.index(device, |q, k| (q - k).clamp(-w, w) + w),
             u: shared.r_w_bias.val(),
             v: shared.r_r_bias.val(),
