@@ -68,14 +68,19 @@ impl Keys<'_> {
                 .map(|x| x.trim().to_owned())
                 .filter(|x| !x.is_empty())
                 .collect()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(|s| s.trim().to_lowercase())
-                        .ok_or_else(|| self.bad(key, "a list of strings or an \"a|b\" string"))
-                })
-                .collect(),
+            Some(Value::Array(items)) => {
+                let mut out = Vec::new();
+                for x in items {
+                    let s = x
+                        .as_str()
+                        .ok_or_else(|| self.bad(key, "a list of strings or an \"a|b\" string"))?;
+                    let s = s.trim().to_lowercase();
+                    if !s.is_empty() {
+                        out.push(s);
+                    }
+                }
+                Ok(out)
+            }
             Some(_) => Err(self.bad(key, "a list of strings or an \"a|b\" string")),
         }
     }
