@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::bench::BenchArgs;
 use crate::encode::EncodeArgs;
 
 /// ablate: attention and position-encoding ablations for masked language models.
@@ -18,11 +19,14 @@ pub struct Cli {
 pub enum Command {
     /// Run an HF DeBERTa-v2/v3 checkpoint on token ids and write the last hidden state as .npy.
     Encode(EncodeArgs),
+    /// Time training or inference steps of the lab's model (same fields as the PyTorch reference).
+    Bench(BenchArgs),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Encode(args) => crate::encode::run(args),
+        Command::Bench(args) => crate::bench::run(args),
     }
 }

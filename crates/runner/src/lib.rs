@@ -1,5 +1,6 @@
 //! The `ablate` command line: checkpoint encoding, data preparation, training, experiments and reports.
 
+mod bench;
 mod cli;
 mod device;
 mod encode;
