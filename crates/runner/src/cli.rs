@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::bench::BenchArgs;
+use crate::cmd_data::DataArgs;
 use crate::encode::EncodeArgs;
 
 /// ablate: attention and position-encoding ablations for masked language models.
@@ -19,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Run an HF DeBERTa-v2/v3 checkpoint on token ids and write the last hidden state as .npy.
     Encode(EncodeArgs),
+    /// Build corpora, tokenizers, token shards and task sets.
+    Data(DataArgs),
     /// Time training or inference steps of the lab's model (same fields as the PyTorch reference).
     Bench(BenchArgs),
 }
@@ -28,5 +31,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Encode(args) => crate::encode::run(args),
         Command::Bench(args) => crate::bench::run(args),
+        Command::Data(args) => crate::cmd_data::run(args),
     }
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod cli;
+mod cmd_data;
 mod device;
 mod encode;
 mod output;
