@@ -1,0 +1,171 @@
+//! Checkpoints: one folder `ckpt-<step>` per checkpoint holding the model (`model.mpk`), the optimiser
+//! state (`optimizer.mpk`), the loop state (`state.json`: step, data cursor, seeds, counters), the resolved
+//! spec and a copy of `metrics.csv` as of that step; and a small manifest `checkpoint.json` naming the
+//! current folder.
+//!
+//! Writing is atomic at every moment: the folder is filled under a temporary name, synced, renamed, and
+//! only then does the manifest (itself written by temp-file-and-rename) point at it; older folders are
+//! removed last. A kill at any point leaves the manifest naming a complete checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::{AutodiffModule, Module};
+use burn::optim::Optimizer;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{IoContext, Result, TrainError};
+use crate::fsutil::{read_json, sync_dir, write_atomic, write_json};
+use crate::metrics::METRICS_FILE;
+
+/// Name of the manifest in a run folder.
+pub const MANIFEST_FILE: &str = "checkpoint.json";
+/// Name of the loop state in a checkpoint folder.
+pub const STATE_FILE: &str = "state.json";
+const MODEL: &str = "model";
+const OPTIMIZER: &str = "optimizer";
+const FORMAT: u32 = 1;
+
+/// `checkpoint.json`: which checkpoint folder is current.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Layout version.
+    pub format: u32,
+    /// Optimiser steps done at the checkpoint.
+    pub step: u64,
+    /// The folder, relative to the run folder.
+    pub dir: String,
+}
+
+type Rec = NamedMpkFileRecorder<FullPrecisionSettings>;
+
+fn rec_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
+    TrainError::checkpoint(path, e.to_string())
+}
+
+/// Everything a checkpoint holds besides the model and the optimiser.
+pub struct Extras<'a, S: Serialize> {
+    /// The loop state.
+    pub state: &'a S,
+    /// File name and text of the resolved spec.
+    pub spec: (&'a str, &'a str),
+}
+
+/// Writes the checkpoint of `step` into `run_dir` and makes it current.
+pub fn save<B, M, O, S>(
+    run_dir: &Path,
+    step: u64,
+    model: &M,
+    optim: &O,
+    extras: Extras<'_, S>,
+) -> Result<PathBuf>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+    O: Optimizer<M, B>,
+    S: Serialize,
+{
+    let name = format!("ckpt-{step:08}");
+    let tmp = run_dir.join(format!(".{name}.tmp"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).at(&tmp)?;
+    }
+    std::fs::create_dir_all(&tmp).at(&tmp)?;
+    let rec = Rec::new();
+    Recorder::<B>::record(&rec, model.clone().into_record(), tmp.join(MODEL))
+        .map_err(|e| rec_err(&tmp, e))?;
+    Recorder::<B>::record(&rec, optim.to_record(), tmp.join(OPTIMIZER))
+        .map_err(|e| rec_err(&tmp, e))?;
+    write_json(&tmp.join(STATE_FILE), extras.state)?;
+    write_atomic(&tmp.join(extras.spec.0), extras.spec.1.as_bytes())?;
+    let metrics = run_dir.join(METRICS_FILE);
+    if metrics.is_file() {
+        std::fs::copy(&metrics, tmp.join(METRICS_FILE)).at(&metrics)?;
+    }
+    for entry in std::fs::read_dir(&tmp).at(&tmp)? {
+        let path = entry.at(&tmp)?.path();
+        std::fs::File::open(&path)
+            .and_then(|f| f.sync_all())
+            .at(&path)?;
+    }
+    sync_dir(&tmp);
+
+    let dest = run_dir.join(&name);
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest).at(&dest)?;
+    }
+    std::fs::rename(&tmp, &dest).at(&dest)?;
+    sync_dir(run_dir);
+    write_json(
+        &run_dir.join(MANIFEST_FILE),
+        &Manifest {
+            format: FORMAT,
+            step,
+            dir: name.clone(),
+        },
+    )?;
+    for entry in std::fs::read_dir(run_dir).at(run_dir)? {
+        let entry = entry.at(run_dir)?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let stale = (file_name.starts_with("ckpt-") || file_name.starts_with(".ckpt-"))
+            && file_name != name;
+        if stale && entry.path().is_dir() {
+            std::fs::remove_dir_all(entry.path()).at(entry.path())?;
+        }
+    }
+    Ok(dest)
+}
+
+/// The current checkpoint of `run_dir`, if it has one.
+pub fn latest(run_dir: &Path) -> Result<Option<(Manifest, PathBuf)>> {
+    let path = run_dir.join(MANIFEST_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let manifest: Manifest = read_json(&path)?;
+    let dir = run_dir.join(&manifest.dir);
+    if !dir.join(STATE_FILE).is_file() {
+        return Err(TrainError::checkpoint(
+            &dir,
+            format!("{MANIFEST_FILE} names this folder but it holds no {STATE_FILE}"),
+        ));
+    }
+    Ok(Some((manifest, dir)))
+}
+
+/// Loads the model weights of the checkpoint in `dir` into `model`.
+pub fn load_model<B: Backend, M: Module<B>>(model: M, dir: &Path, device: &B::Device) -> Result<M> {
+    let record = Recorder::<B>::load(&Rec::new(), dir.join(MODEL), device)
+        .map_err(|e| rec_err(dir, format!("cannot load the model: {e}")))?;
+    Ok(model.load_record(record))
+}
+
+/// Loads the optimiser state of the checkpoint in `dir` into `optim`.
+pub fn load_optimizer<B, M, O>(optim: O, dir: &Path, device: &B::Device) -> Result<O>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+    O: Optimizer<M, B>,
+{
+    let record = Recorder::<B>::load(&Rec::new(), dir.join(OPTIMIZER), device)
+        .map_err(|e| rec_err(dir, format!("cannot load the optimiser state: {e}")))?;
+    Ok(optim.load_record(record))
+}
+
+/// Reads the loop state of the checkpoint in `dir`.
+pub fn load_state<S: DeserializeOwned>(dir: &Path) -> Result<S> {
+    read_json(&dir.join(STATE_FILE))
+}
+
+/// Puts the checkpoint's copy of `metrics.csv` back into the run folder, dropping rows written after it.
+pub fn restore_metrics(run_dir: &Path, dir: &Path) -> Result<()> {
+    let saved = dir.join(METRICS_FILE);
+    let target = run_dir.join(METRICS_FILE);
+    if saved.is_file() {
+        crate::fsutil::copy_atomic(&saved, &target)
+    } else {
+        write_atomic(&target, b"")
+    }
+}
