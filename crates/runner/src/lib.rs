@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod cmd_data;
+mod cmd_train;
 mod device;
 mod encode;
 mod output;
