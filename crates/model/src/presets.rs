@@ -137,10 +137,18 @@ impl Preset {
     pub fn config_with(self, overrides: &toml::Table) -> Result<ModelConfig, ConfigError> {
         let base = toml::Table::try_from(self.config())
             .map_err(|e| ConfigError::new("model", e.to_string()))?;
-        let merged = merge(base, overrides);
-        let cfg: ModelConfig = merged
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::new("model", e.message().to_owned()))?;
+        let merged = merge(base.clone(), overrides);
+        let cfg: ModelConfig = merged.try_into().map_err(|e: toml::de::Error| {
+            // name the override at fault: the first key that fails on its own
+            let key = overrides
+                .iter()
+                .find(|(k, v)| {
+                    let one = toml::Table::from_iter([((*k).clone(), (*v).clone())]);
+                    merge(base.clone(), &one).try_into::<ModelConfig>().is_err()
+                })
+                .map_or("model", |(k, _)| k.as_str());
+            ConfigError::new(key, e.message().to_owned())
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }

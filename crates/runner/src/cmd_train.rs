@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use ablate_train::{
-    DeviceSpec, FinetuneSpec, FinetuneSummary, FinetuneTask, PretrainSummary, PretrainedRun,
-    ProgressMode, RunSpec, RunStatus, SiftSpec, TextEvalOptions, TrainOptions,
+    DeviceSpec, EvalText, FinetuneSpec, FinetuneSummary, FinetuneTask, PretrainSummary,
+    PretrainedRun, ProgressMode, RunSpec, RunStatus, SiftSpec, TextEvalOptions, TrainOptions,
 };
 use anyhow::{Context, bail};
 use burn::backend::Autodiff;
@@ -131,8 +131,11 @@ pub struct EvalArgs {
     #[arg(long)]
     pub from: PathBuf,
     /// A UTF-8 text file (documents separated by blank lines).
-    #[arg(long)]
-    pub text: PathBuf,
+    #[arg(long, required_unless_present = "split", conflicts_with = "split")]
+    pub text: Option<PathBuf>,
+    /// Score a held-out split of the run's own corpus instead of a file: valid or test.
+    #[arg(long, value_parser = parse_held_out)]
+    pub split: Option<ablate_data::Split>,
     /// Also score rows of these lengths, e.g. 128,256,512,1024.
     #[arg(long, value_delimiter = ',')]
     pub lengths: Vec<usize>,
@@ -151,6 +154,9 @@ pub struct EvalArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
+    /// Folder of the tokenizer and shard cache (for --split).
+    #[arg(long, default_value = "data/cache")]
+    pub cache: PathBuf,
 }
 
 fn device_spec(d: DeviceChoice) -> DeviceSpec {
@@ -306,10 +312,27 @@ pub fn finetune(args: FinetuneArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Parses `valid` or `test`.
+fn parse_held_out(s: &str) -> Result<ablate_data::Split, String> {
+    match s {
+        "valid" => Ok(ablate_data::Split::Valid),
+        "test" => Ok(ablate_data::Split::Test),
+        other => Err(format!("`{other}`: use valid or test")),
+    }
+}
+
 /// Runs `ablate eval`.
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let text = match (&args.text, args.split) {
+        (Some(path), _) => EvalText::File(path.clone()),
+        (None, Some(split)) => EvalText::Split {
+            split,
+            cache_dir: args.cache.clone(),
+        },
+        (None, None) => bail!("give --text FILE or --split valid|test"),
+    };
     let opts = TextEvalOptions {
-        text: args.text.clone(),
+        text,
         lengths: args.lengths.clone(),
         batch_size: args.batch_size,
         max_rows: args.max_rows,
@@ -333,7 +356,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             ablate_train::fsutil::write_json(path, &report)?;
             println!(
                 "{}: MLM loss {:.4}, accuracy {:.4} over {} masked tokens; report in {}",
-                args.text.display(),
+                report.text,
                 report.mlm_loss,
                 report.mlm_accuracy,
                 report.masked_tokens,

@@ -25,7 +25,21 @@ pub fn write_atomic(
         buf.flush()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    make_readable(tmp.as_file(), path)?;
     tmp.persist(path)
         .with_context(|| format!("cannot move the finished file to {}", path.display()))?;
+    Ok(())
+}
+
+/// Gives a finished result file the usual mode (rw-r--r--) instead of the temporary file's owner-only one.
+pub fn make_readable(file: &std::fs::File, path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("cannot set the permissions of {}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (file, path);
     Ok(())
 }

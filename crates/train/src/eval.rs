@@ -8,20 +8,48 @@
 
 use std::path::{Path, PathBuf};
 
-use ablate_data::{Masker, MlmBatch, TextTokenizer};
+use ablate_data::{Masker, MlmBatch, ReadMode, ShardSet, Split, TextTokenizer};
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IoContext, Result, TrainError};
 use crate::evaluate::{EVAL_SEED, MlmScores, evaluate_mlm};
 use crate::rng::mix;
-use crate::run_dir::PretrainedRun;
+use crate::run_dir::{PretrainedRun, prepare_data};
+
+/// The text `eval_text` scores.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvalText {
+    /// A UTF-8 text file, documents separated by blank lines.
+    File(PathBuf),
+    /// A held-out split (`valid` or `test`) of the run's own corpus, read from its token shards (built in
+    /// `cache_dir` when missing): text the run never trained on.
+    Split {
+        /// The split.
+        split: Split,
+        /// The data cache holding the run's shards.
+        cache_dir: PathBuf,
+    },
+}
+
+impl EvalText {
+    /// How the report names the text: the file's path, or `<split> split of <shard folder>`.
+    fn describe(&self, shards: Option<&Path>) -> String {
+        match self {
+            EvalText::File(p) => p.display().to_string(),
+            EvalText::Split { split, .. } => match shards {
+                Some(dir) => format!("{split} split of {}", dir.display()),
+                None => format!("{split} split"),
+            },
+        }
+    }
+}
 
 /// What `eval_text` scores and how.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextEvalOptions {
-    /// The text file.
-    pub text: PathBuf,
+    /// The text.
+    pub text: EvalText,
     /// Extra row lengths to score (empty: only the run's own `max_len`).
     pub lengths: Vec<usize>,
     /// Rows per batch (`None`: the run's batch size).
@@ -36,7 +64,7 @@ impl TextEvalOptions {
     /// Scores `text` at the run's row length with the default seed.
     pub fn new(text: impl Into<PathBuf>) -> Self {
         Self {
-            text: text.into(),
+            text: EvalText::File(text.into()),
             lengths: Vec::new(),
             batch_size: None,
             max_rows: None,
@@ -72,8 +100,8 @@ pub struct TextEvalReport {
     pub from: PathBuf,
     /// Steps of the checkpoint scored.
     pub checkpoint_step: u64,
-    /// The text file.
-    pub text: PathBuf,
+    /// The text: a file's path, or `<split> split of <shard folder>`.
+    pub text: String,
     /// Tokens in the text (separators included).
     pub tokens: u64,
     /// Seed of the masks.
@@ -98,11 +126,20 @@ pub struct TextEvalReport {
 /// Checks the inputs of an evaluation before any work: the run folder, the text file, the lengths.
 pub fn check_text_eval(run_dir: &Path, opts: &TextEvalOptions) -> Result<PretrainedRun> {
     let run = PretrainedRun::open(run_dir)?;
-    if !opts.text.is_file() {
-        return Err(TrainError::input(
-            format!("--text {}", opts.text.display()),
-            "no such file; give a UTF-8 text file",
-        ));
+    match &opts.text {
+        EvalText::File(path) if !path.is_file() => {
+            return Err(TrainError::input(
+                format!("--text {}", path.display()),
+                "no such file; give a UTF-8 text file",
+            ));
+        }
+        EvalText::Split { split, .. } if *split == Split::Train => {
+            return Err(TrainError::input(
+                "--split",
+                "train is the text the run learned from; use valid or test",
+            ));
+        }
+        _ => {}
     }
     if let Some(&bad) = opts.lengths.iter().find(|&&l| l < 8) {
         return Err(TrainError::input(
@@ -163,6 +200,20 @@ pub fn tokenize_file(tok: &TextTokenizer, path: &Path) -> Result<Vec<u32>> {
     Ok(ids)
 }
 
+/// The whole token stream of `split` (documents already joined by `[SEP]` in the shards).
+fn split_ids(shards: &ShardSet, split: Split) -> Result<Vec<u32>> {
+    let reader = shards.reader(split, ReadMode::Pread)?;
+    let mut ids = vec![0u32; reader.len() as usize];
+    reader.read(0, &mut ids)?;
+    if ids.is_empty() {
+        return Err(TrainError::input(
+            shards.dir().display().to_string(),
+            format!("the {split} split holds no tokens; raise data.split fractions"),
+        ));
+    }
+    Ok(ids)
+}
+
 /// Masked batches of rows of `len` ids cut from `ids`; one shorter row when `allow_short` and the text
 /// does not fill one row. `None` when there is no row.
 fn masked_batches(
@@ -218,7 +269,14 @@ pub fn eval_text<B: Backend>(
     let run = check_text_eval(run_dir, opts)?;
     let tok = run.tokenizer()?;
     let masker = Masker::new(run.spec.data.masking.clone(), &tok)?;
-    let ids = tokenize_file(&tok, &opts.text)?;
+    let (ids, text) = match &opts.text {
+        EvalText::File(path) => (tokenize_file(&tok, path)?, opts.text.describe(None)),
+        EvalText::Split { split, cache_dir } => {
+            let shards = prepare_data(&run.spec, cache_dir)?;
+            let ids = split_ids(&shards, *split)?;
+            (ids, opts.text.describe(Some(shards.dir())))
+        }
+    };
     let model = run.load_mlm::<B>(device)?;
     let cfg = &run.spec.model.config;
     let batch_size = opts.batch_size.unwrap_or(run.spec.batch_size);
@@ -272,7 +330,7 @@ pub fn eval_text<B: Backend>(
     Ok(TextEvalReport {
         from: run.dir.clone(),
         checkpoint_step: run.step,
-        text: opts.text.clone(),
+        text,
         tokens: ids.len() as u64,
         seed: opts.seed,
         max_len,

@@ -37,7 +37,9 @@ pub mod task_data;
 
 pub use device::DeviceSpec;
 pub use error::{Result, TrainError};
-pub use eval::{LengthScores, TextEvalOptions, TextEvalReport, check_text_eval, eval_text};
+pub use eval::{
+    EvalText, LengthScores, TextEvalOptions, TextEvalReport, check_text_eval, eval_text,
+};
 pub use evaluate::{EVAL_SEED, MlmScores, evaluate_mlm};
 pub use finetune::{FinetuneState, finetune};
 pub use finetune_spec::{FINETUNE_SPEC_FILE, FinetuneSpec, FinetuneTask};
