@@ -2,11 +2,15 @@
 
 mod bench;
 mod cli;
+mod cmd_attention;
 mod cmd_data;
+mod cmd_experiment;
 mod cmd_train;
 mod device;
 mod encode;
+pub mod experiment;
 mod output;
+pub mod report;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,267 @@
+//! Line charts: the valid MLM loss against step (mean over seeds, min..max band), and the MLM accuracy against
+//! the evaluation row length (mean ± std over seeds, log2 axis, the training length marked).
+
+use std::collections::BTreeMap;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{AXIS, Chart, LABEL, TITLE, TickAxis, colour, padded, variant_label};
+use crate::report::aggregate::Summary;
+use crate::report::collect::Experiment;
+use crate::report::stats;
+
+/// One variant's line: points `(x, mean, low, high)`.
+pub(crate) struct Curve {
+    name: String,
+    colour: RGBColor,
+    points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// The valid loss chart.
+pub(crate) struct LossChart {
+    title: String,
+    curves: Vec<Curve>,
+}
+
+/// The valid loss of every variant at `point`, from the completed pre-trainings; `None` without any.
+pub(crate) fn valid_loss(exp: &Experiment, point: &str, title: &str) -> Option<LossChart> {
+    let mut curves = Vec::new();
+    for (i, variant) in exp.variants.iter().enumerate() {
+        let mut by_step: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+        for run in exp
+            .runs_of(variant, point)
+            .filter(|r| r.pretrain_done().is_some())
+        {
+            for (step, loss) in run.eval_curve() {
+                by_step.entry(step).or_default().push(loss);
+            }
+        }
+        if by_step.is_empty() {
+            continue;
+        }
+        let points = by_step
+            .iter()
+            .filter_map(|(&step, v)| {
+                let m = stats::moments(v)?;
+                let (lo, hi) = v
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                        (a.min(x), b.max(x))
+                    });
+                Some((step as f64, m.mean, lo, hi))
+            })
+            .collect();
+        curves.push(Curve {
+            name: variant_label(exp, variant),
+            colour: super::colour(i),
+            points,
+        });
+    }
+    (!curves.is_empty()).then(|| LossChart {
+        title: title.to_string(),
+        curves,
+    })
+}
+
+impl Chart for LossChart {
+    fn size(&self) -> (u32, u32) {
+        (1000, 600)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let all = self.curves.iter().flat_map(|c| &c.points);
+        let (x_max, y_lo, y_hi) = all.fold(
+            (1.0f64, f64::INFINITY, f64::NEG_INFINITY),
+            |(x, lo, hi), p| (x.max(p.0), lo.min(p.2), hi.max(p.3)),
+        );
+        let (y0, y1) = padded(y_lo, y_hi, 0.05);
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, TITLE)
+            .margin(15)
+            .x_label_area_size(50)
+            .y_label_area_size(75)
+            .build_cartesian_2d(0.0..x_max * 1.02, y0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc("optimiser step")
+            .y_desc("valid MLM loss (nats per masked token)")
+            .axis_desc_style(AXIS)
+            .label_style(LABEL)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.2}"))
+            .light_line_style(RGBColor(244, 244, 244))
+            .draw()?;
+        for c in &self.curves {
+            let col = c.colour;
+            let mut band: Vec<(f64, f64)> = c.points.iter().map(|p| (p.0, p.3)).collect();
+            band.extend(c.points.iter().rev().map(|p| (p.0, p.2)));
+            chart.draw_series(std::iter::once(Polygon::new(band, col.mix(0.18).filled())))?;
+            chart
+                .draw_series(LineSeries::new(
+                    c.points.iter().map(|p| (p.0, p.1)),
+                    col.stroke_width(2),
+                ))?
+                .label(c.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
+                });
+            chart.draw_series(
+                c.points
+                    .iter()
+                    .map(|p| Circle::new((p.0, p.1), 3, col.filled())),
+            )?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.5))
+            .label_font(LABEL)
+            .draw()?;
+        root.draw_text(
+            "line: mean over seeds; band: min..max over seeds",
+            &TextStyle::from(LABEL).color(&BLACK.mix(0.7)),
+            (15, root.dim_in_pixel().1 as i32 - 18),
+        )?;
+        Ok(())
+    }
+}
+
+/// The length chart: per variant `(length, mean, std)` of the MLM accuracy.
+pub(crate) struct LengthChart {
+    title: String,
+    lengths: Vec<usize>,
+    train_len: usize,
+    lines: Vec<LengthLine>,
+}
+
+/// A variant's legend name, colour and `(length, mean, std)` points.
+type LengthLine = (String, RGBColor, Vec<(usize, f64, f64)>);
+
+/// MLM accuracy per length of every variant at `point`; `None` when no run has length scores.
+pub(crate) fn length(
+    exp: &Experiment,
+    summary: &Summary,
+    point: &str,
+    title: &str,
+) -> Option<LengthChart> {
+    let mut lengths = crate::report::metrics::lengths(exp);
+    lengths.sort_unstable();
+    let mut lines = Vec::new();
+    for (i, variant) in exp.variants.iter().enumerate() {
+        let pts: Vec<(usize, f64, f64)> = lengths
+            .iter()
+            .filter_map(|&len| {
+                let row = summary.get(variant, point, &format!("len{len}_acc"))?;
+                Some((len, row.moments.mean, row.moments.std.unwrap_or(0.0)))
+            })
+            .collect();
+        if !pts.is_empty() {
+            lines.push((variant_label(exp, variant), colour(i), pts));
+        }
+    }
+    (!lines.is_empty()).then(|| LengthChart {
+        title: title.to_string(),
+        lengths,
+        train_len: exp.info.train_max_len,
+        lines,
+    })
+}
+
+impl Chart for LengthChart {
+    fn size(&self) -> (u32, u32) {
+        (1000, 600)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let lg = |len: usize| (len.max(1) as f64).log2();
+        let mut ticks: Vec<usize> = self.lengths.clone();
+        if self.train_len > 0 && !ticks.contains(&self.train_len) {
+            ticks.push(self.train_len);
+            ticks.sort_unstable();
+        }
+        let (x_lo, x_hi) = (lg(ticks[0]), lg(*ticks.last().unwrap_or(&ticks[0])));
+        let (x0, x1) = padded(x_lo, x_hi, 0.06);
+        let pcts = self
+            .lines
+            .iter()
+            .flat_map(|l| &l.2)
+            .flat_map(|p| [(p.1 - p.2) * 100.0, (p.1 + p.2) * 100.0]);
+        let (lo, hi) = pcts.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+        let (y0, y1) = padded(lo, hi, 0.08);
+        let (y0, y1) = (y0.max(0.0), y1.min(100.0).max(y0.max(0.0) + 1e-3));
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, TITLE)
+            .margin(15)
+            .x_label_area_size(50)
+            .y_label_area_size(75)
+            .build_cartesian_2d(
+                TickAxis::new(x0..x1, ticks.iter().map(|&l| lg(l)).collect()),
+                y0..y1,
+            )?;
+        chart
+            .configure_mesh()
+            .x_desc("evaluation row length (tokens, log2 scale)")
+            .y_desc("MLM accuracy at masked positions (%)")
+            .axis_desc_style(AXIS)
+            .label_style(LABEL)
+            .x_label_formatter(&|v| format!("{:.0}", 2f64.powf(*v)))
+            .y_label_formatter(&|v| format!("{v:.1}"))
+            .light_line_style(RGBColor(244, 244, 244))
+            .draw()?;
+        if self.train_len > 0 {
+            let x = lg(self.train_len);
+            let grey = RGBColor(90, 90, 90);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(x, y0), (x, y1)],
+                    8,
+                    6,
+                    grey.stroke_width(2),
+                ))?
+                .label(format!("training length ({} tokens)", self.train_len))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], grey.stroke_width(2))
+                });
+        }
+        for (name, col, pts) in &self.lines {
+            let col = *col;
+            let xy = |p: &(usize, f64, f64)| (lg(p.0), p.1 * 100.0);
+            chart
+                .draw_series(LineSeries::new(pts.iter().map(xy), col.stroke_width(2)))?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
+                });
+            chart.draw_series(pts.iter().map(|p| {
+                let (x, m) = xy(p);
+                ErrorBar::new_vertical(
+                    x,
+                    m - p.2 * 100.0,
+                    m,
+                    m + p.2 * 100.0,
+                    col.stroke_width(2),
+                    10,
+                )
+            }))?;
+            chart.draw_series(pts.iter().map(|p| Circle::new(xy(p), 4, col.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.5))
+            .label_font(LABEL)
+            .draw()?;
+        Ok(())
+    }
+}
