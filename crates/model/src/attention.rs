@@ -6,10 +6,11 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
-use burn::tensor::{Tensor, activation::softmax, backend::Backend};
+use burn::tensor::{Tensor, backend::Backend};
 
 use crate::config::ModelConfig;
 use crate::position::{LayerPosition, PositionInputs, PositionScheme, linear};
+use crate::rows;
 
 /// Query/key/value projections, the scheme's per-layer parameters, and the core (HF
 /// `DisentangledSelfAttention`).
@@ -107,9 +108,9 @@ impl<B: Backend> Attention<B> {
         let out = self
             .output
             .dropout
-            .forward(self.output.dense.forward(context));
+            .forward(rows::linear(&self.output.dense, context));
         AttentionOutput {
-            hidden: self.output.layer_norm.forward(out + query_states),
+            hidden: rows::layer_norm(&self.output.layer_norm, out + query_states),
             probs,
         }
     }
@@ -133,16 +134,16 @@ impl<B: Backend> SelfAttention<B> {
         inputs: &PositionInputs<B>,
         keep_probs: bool,
     ) -> (Tensor<B, 3>, Option<Tensor<B, 4>>) {
-        let q = self.split_heads(self.query_proj.forward(query_states));
-        let k = self.split_heads(self.key_proj.forward(kv_states.clone()));
-        let v = self.split_heads(self.value_proj.forward(kv_states));
+        let q = self.split_heads(rows::linear(&self.query_proj, query_states));
+        let k = self.split_heads(rows::linear(&self.key_proj, kv_states.clone()));
+        let v = self.split_heads(rows::linear(&self.value_proj, kv_states));
 
         let mut scores = q.clone().matmul(k.clone().swap_dims(2, 3));
         if let Some(terms) = self.score_terms(scheme, &q, &k, inputs) {
             scores = scores + terms;
         }
         let scores = scores / self.scale + mask_bias;
-        let probs = softmax(scores, 3);
+        let probs = rows::softmax_last(scores);
         let kept = keep_probs.then(|| probs.clone());
         let probs = self.dropout.forward(probs);
 

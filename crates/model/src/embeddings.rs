@@ -97,7 +97,7 @@ impl<B: Backend> Embeddings<B> {
             let ids = token_type_ids.unwrap_or_else(|| Tensor::zeros([b, n], &device));
             x = x + types.forward(ids);
         }
-        let x = self.layer_norm.forward(x) * mask.unsqueeze_dim::<3>(2);
+        let x = crate::rows::layer_norm(&self.layer_norm, x) * mask.unsqueeze_dim::<3>(2);
         self.dropout.forward(x)
     }
 

@@ -47,6 +47,13 @@ impl<B: Backend> EncoderInput<B> {
         let [b, n] = self.attention_mask.dims();
         ((self.attention_mask.clone() - 1.0) * 1e30).reshape([b, 1, 1, n])
     }
+
+    /// The additive key mask written out for every head and each of `queries` query rows,
+    /// `[B, heads, queries, N]`, built once per forward pass so that each layer adds it without
+    /// broadcasting (see [`crate::rows`]).
+    pub fn full_mask_bias(&self, heads: usize, queries: usize) -> Tensor<B, 4> {
+        self.mask_bias().repeat_dim(1, heads).repeat_dim(2, queries)
+    }
 }
 
 /// What the encoder returns.
@@ -123,7 +130,7 @@ impl<B: Backend> Model<B> {
             input.attention_mask.clone(),
         );
         let inputs = self.position_inputs(&Positions::square(n), &device);
-        let mask_bias = input.mask_bias();
+        let mask_bias = input.full_mask_bias(self.config.num_attention_heads, n);
         let mut attentions = Vec::new();
         let mut penultimate = hidden.clone();
         for layer in &self.encoder.layer {

@@ -7,6 +7,7 @@ use burn::tensor::{Tensor, backend::Backend};
 use crate::attention::{Attention, AttentionOutput};
 use crate::config::{HiddenAct, ModelConfig};
 use crate::position::{PositionInputs, PositionScheme, linear};
+use crate::rows;
 
 /// Feed-forward expansion (HF `DebertaV2Intermediate`).
 #[derive(Module, Debug)]
@@ -79,13 +80,13 @@ impl<B: Backend> Layer<B> {
         );
         let inner = self
             .act
-            .forward(self.intermediate.dense.forward(hidden.clone()));
+            .forward(rows::linear(&self.intermediate.dense, hidden.clone()));
         let out = self
             .output
             .dropout
-            .forward(self.output.dense.forward(inner));
+            .forward(rows::linear(&self.output.dense, inner));
         AttentionOutput {
-            hidden: self.output.layer_norm.forward(out + hidden),
+            hidden: rows::layer_norm(&self.output.layer_norm, out + hidden),
             probs,
         }
     }

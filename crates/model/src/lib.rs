@@ -12,6 +12,7 @@ pub mod hf;
 pub mod layer;
 pub mod position;
 pub mod presets;
+pub mod rows;
 
 pub use config::{HiddenAct, MlmDecoder, ModelConfig};
 pub use encoder::{EncoderInput, EncoderOutput, Model};

@@ -39,7 +39,7 @@ pub fn decode<B: Backend>(
         .layer
         .last()
         .expect("a model has at least one layer");
-    let mask_bias = input.mask_bias();
+    let mask_bias = input.full_mask_bias(model.config.num_attention_heads, query.dims()[1]);
     for _ in 0..EMD_PASSES {
         query = last
             .forward(

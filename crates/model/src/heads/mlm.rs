@@ -40,11 +40,15 @@ impl<B: Backend> MlmHead<B> {
 
     /// Logits `[B, M, vocab]` from hidden states `[B, M, D]` and the word embeddings `[vocab, D]`.
     pub fn forward(&self, hidden: Tensor<B, 3>, word_embeddings: Tensor<B, 2>) -> Tensor<B, 3> {
-        let h = self
-            .layer_norm
-            .forward(self.act.forward(self.dense.forward(hidden)));
-        let logits = h.matmul(word_embeddings.transpose().unsqueeze::<3>());
-        logits + self.bias.val().unsqueeze::<3>()
+        // as 2-D rows: one plain matmul, and a bias add on the fast row-wise path (see `crate::rows`)
+        let [b, m, d] = hidden.dims();
+        let h = self.layer_norm.forward(
+            self.act
+                .forward(self.dense.forward(hidden.reshape([b * m, d]))),
+        );
+        let logits = h.matmul(word_embeddings.transpose()) + self.bias.val().unsqueeze::<2>();
+        let vocab = logits.dims()[1];
+        logits.reshape([b, m, vocab])
     }
 }
 
