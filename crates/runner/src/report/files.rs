@@ -1,7 +1,6 @@
 //! The report's file names and its atomic writes (a temporary file in the target's folder, given mode 0644,
 //! then renamed into place), so an interrupted report never leaves half a file.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -29,13 +28,7 @@ pub fn temp_for(path: &Path, suffix: &str) -> anyhow::Result<tempfile::NamedTemp
 
 /// Gives `tmp` mode 0644 and renames it to `path`.
 pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
-    }
+    crate::output::make_readable(tmp.as_file(), path)?;
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -46,10 +39,10 @@ pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> anyhow::Result<()> 
 
 /// Writes `bytes` to `path` atomically (mode 0644), creating the folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut tmp = temp_for(path, ".tmp")?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    persist(tmp, path)
+    crate::output::write_atomic(path, |w| {
+        w.write_all(bytes)
+            .with_context(|| format!("cannot write {}", path.display()))
+    })
 }
 
 fn folder_of(path: &Path) -> &Path {
