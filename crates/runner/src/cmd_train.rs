@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use ablate_train::{
-    DeviceSpec, EvalText, FinetuneSpec, FinetuneSummary, FinetuneTask, PretrainSummary,
-    PretrainedRun, ProgressMode, RunSpec, RunStatus, SiftSpec, TextEvalOptions, TrainOptions,
+    EvalText, FinetuneSpec, FinetuneSummary, FinetuneTask, PretrainSummary, PretrainedRun,
+    ProgressMode, RunSpec, RunStatus, SiftSpec, TextEvalOptions, TrainOptions,
 };
 use anyhow::{Context, bail};
 use burn::backend::Autodiff;
@@ -159,25 +159,11 @@ pub struct EvalArgs {
     pub cache: PathBuf,
 }
 
-fn device_spec(d: DeviceChoice) -> DeviceSpec {
-    match d {
-        DeviceChoice::Cpu => DeviceSpec::Cpu,
-        DeviceChoice::Cuda(n) => DeviceSpec::Cuda(n),
-    }
-}
-
-fn device_choice(d: DeviceSpec) -> DeviceChoice {
-    match d {
-        DeviceSpec::Cpu => DeviceChoice::Cpu,
-        DeviceSpec::Cuda(n) => DeviceChoice::Cuda(n),
-    }
-}
-
 /// Runs `ablate train`.
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     let mut spec = RunSpec::from_toml_file(&args.spec)?;
-    let device = args.device.unwrap_or(device_choice(spec.device));
-    spec.device = device_spec(device);
+    let device = args.device.unwrap_or(spec.device.into());
+    spec.device = device.into();
     let opts = args.opts.train_options();
     let summary: PretrainSummary = crate::with_backend!(device, |B, dev| {
         ablate_train::pretrain::<Autodiff<B>>(&spec, &args.out, &dev, &opts)
@@ -259,7 +245,7 @@ pub fn finetune(args: FinetuneArgs) -> anyhow::Result<()> {
         eval_every: args.eval_every,
         checkpoint_every: args.checkpoint_every,
         log_every: args.log_every,
-        device: device_spec(args.device),
+        device: args.device.into(),
         optimiser: ablate_train::OptimiserSpec {
             lr: args.lr.unwrap_or(base.optimiser.lr),
             warmup_steps: args.warmup_steps.unwrap_or(base.optimiser.warmup_steps),

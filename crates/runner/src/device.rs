@@ -16,15 +16,26 @@ pub enum DeviceChoice {
 impl FromStr for DeviceChoice {
     type Err = String;
 
+    /// The names of a spec's `device` (`cpu`, `cuda`, `cuda:N`), parsed by [`ablate_train::DeviceSpec`].
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cpu" => Ok(Self::Cpu),
-            "cuda" => Ok(Self::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(Self::Cuda)
-                .ok_or_else(|| format!("unknown device `{s}`; use cpu, cuda or cuda:N")),
+        s.parse::<ablate_train::DeviceSpec>().map(Self::from)
+    }
+}
+
+impl From<ablate_train::DeviceSpec> for DeviceChoice {
+    fn from(d: ablate_train::DeviceSpec) -> Self {
+        match d {
+            ablate_train::DeviceSpec::Cpu => Self::Cpu,
+            ablate_train::DeviceSpec::Cuda(n) => Self::Cuda(n),
+        }
+    }
+}
+
+impl From<DeviceChoice> for ablate_train::DeviceSpec {
+    fn from(d: DeviceChoice) -> Self {
+        match d {
+            DeviceChoice::Cpu => Self::Cpu,
+            DeviceChoice::Cuda(n) => Self::Cuda(n),
         }
     }
 }
