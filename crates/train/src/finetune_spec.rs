@@ -11,7 +11,6 @@ use crate::device::DeviceSpec;
 use crate::error::{Result, TrainError};
 use crate::optimiser::OptimiserSpec;
 use crate::sift::SiftSpec;
-use crate::spec::diff_values;
 
 /// Name of the resolved fine-tuning spec in a fine-tuning folder.
 pub const FINETUNE_SPEC_FILE: &str = "finetune.resolved.toml";
@@ -161,15 +160,6 @@ impl FinetuneSpec {
 
     /// Dotted keys whose values differ between `self` and `other`, ignoring `device`.
     pub fn differing_keys(&self, other: &FinetuneSpec) -> Vec<String> {
-        let as_value = |s: &FinetuneSpec| {
-            let mut v = toml::Value::try_from(s).unwrap_or(toml::Value::Table(Default::default()));
-            if let Some(t) = v.as_table_mut() {
-                t.remove("device");
-            }
-            v
-        };
-        let mut keys = Vec::new();
-        diff_values("", &as_value(self), &as_value(other), &mut keys);
-        keys
+        crate::spec::differing_keys_but_device(self, other)
     }
 }

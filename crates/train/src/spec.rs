@@ -301,21 +301,26 @@ impl RunSpec {
     /// Dotted keys whose values differ between `self` and `other`, ignoring `device` (a run may resume on
     /// another device).
     pub fn differing_keys(&self, other: &RunSpec) -> Vec<String> {
-        let as_value = |s: &RunSpec| {
-            let mut v = toml::Value::try_from(s).unwrap_or(toml::Value::Table(Default::default()));
-            if let Some(t) = v.as_table_mut() {
-                t.remove("device");
-            }
-            v
-        };
-        let mut keys = Vec::new();
-        diff_values("", &as_value(self), &as_value(other), &mut keys);
-        keys
+        differing_keys_but_device(self, other)
     }
 }
 
+/// Dotted keys at which the serialised `a` and `b` differ, leaving out their `device` key.
+pub(crate) fn differing_keys_but_device<T: Serialize>(a: &T, b: &T) -> Vec<String> {
+    let as_value = |s: &T| {
+        let mut v = toml::Value::try_from(s).unwrap_or(toml::Value::Table(Default::default()));
+        if let Some(t) = v.as_table_mut() {
+            t.remove("device");
+        }
+        v
+    };
+    let mut keys = Vec::new();
+    diff_values("", &as_value(a), &as_value(b), &mut keys);
+    keys
+}
+
 /// Collects the dotted keys at which `a` and `b` differ.
-pub(crate) fn diff_values(prefix: &str, a: &toml::Value, b: &toml::Value, out: &mut Vec<String>) {
+fn diff_values(prefix: &str, a: &toml::Value, b: &toml::Value, out: &mut Vec<String>) {
     match (a, b) {
         (toml::Value::Table(x), toml::Value::Table(y)) => {
             let mut names: Vec<&String> = x.keys().chain(y.keys()).collect();
