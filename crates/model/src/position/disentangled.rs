@@ -2,15 +2,18 @@
 //! by all layers (HF `rel_embeddings`), each layer projecting it with its own (or the content) projections.
 //!
 //! c2p and p2c are computed the efficient way: one matmul against the `2 span`-row table, then a gather by the
-//! relative index. No `[N, N, d]` tensor is ever built.
+//! relative index, or, when the index is a plain band (queries at `0..n`, nothing clipped or bucketed), a
+//! skewed slice of a matmul against only the rows the band touches ([`super::band`]). No `[N, N, d]` tensor
+//! is ever built.
 
 use burn::module::Module;
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
 };
-use burn::tensor::{Int, Tensor, backend::Backend};
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use serde::{Deserialize, Serialize};
 
+use super::band;
 use super::relative::{Positions, deberta_delta};
 use super::{heads_of, linear};
 use crate::config::ModelConfig;
@@ -182,21 +185,40 @@ pub struct DisentangledInputs<B: Backend> {
     pub c2p_index: Tensor<B, 4, Int>,
     /// `[rows, 1, Nk, Nq]`: table row of p2c, laid out for the transposed gather.
     pub p2c_index: Tensor<B, 4, Int>,
+    /// The table rows of the c2p band, when its index is one ([`band::band_rows`]).
+    pub c2p_band: Option<Tensor<B, 1, Int>>,
+    /// The table rows of the p2c band (transposed layout), when its index is one.
+    pub p2c_band: Option<Tensor<B, 1, Int>>,
 }
 
 impl<B: Backend> DisentangledInputs<B> {
     /// Builds the indices for `positions`.
     pub fn new(cfg: &DisentangledConfig, table: Tensor<B, 2>, positions: &Positions) -> Self {
         let device = table.device();
-        let c2p_index = positions.index(&device, |q, k| cfg.delta(q, k));
-        let p2c_index = match cfg.p2c_index {
-            P2cIndex::Code => positions.index_transposed(&device, |q, k| cfg.delta(q, k)),
-            P2cIndex::Paper => positions.index_transposed(&device, |q, k| cfg.delta(k, q)),
+        let (rows, nq, nk) = (
+            positions.query.index_rows(),
+            positions.query.len(),
+            positions.key_len,
+        );
+        let c2p = positions.values(|q, k| cfg.delta(q, k));
+        let p2c = match cfg.p2c_index {
+            P2cIndex::Code => positions.values_transposed(|q, k| cfg.delta(q, k)),
+            P2cIndex::Paper => positions.values_transposed(|q, k| cfg.delta(k, q)),
         };
+        let band_of = |values: &[i64], n_rows, n_cols| {
+            (rows == 1)
+                .then(|| band::band_rows(values, n_rows, n_cols))
+                .flatten()
+                .map(|r| band::rows_tensor(r, &device))
+        };
+        let c2p_band = band_of(&c2p, nq, nk);
+        let p2c_band = band_of(&p2c, nk, nq);
         Self {
             table,
-            c2p_index,
-            p2c_index,
+            c2p_index: Tensor::from_data(TensorData::new(c2p, [rows, 1, nq, nk]), &device),
+            p2c_index: Tensor::from_data(TensorData::new(p2c, [rows, 1, nk, nq]), &device),
+            c2p_band,
+            p2c_band,
         }
     }
 }
@@ -249,13 +271,29 @@ impl<B: Backend> DisentangledTerms<B> {
         };
         if cfg.has(PosAttType::C2p) {
             let pk = pos_key.clone().expect("c2p has a key projection");
-            let c2p = q.clone().matmul(pk.swap_dims(2, 3)); // [B, H, Nq, 2span]
-            add(c2p.gather(3, inputs.c2p_index.clone().expand([b, h, nq, nk])));
+            add(match &inputs.c2p_band {
+                Some(window) => {
+                    let pk = pk.select(2, window.clone()); // [1, H, Nq + Nk - 1, d]
+                    band::skew(q.clone().matmul(pk.swap_dims(2, 3)), nq, nk)
+                }
+                None => {
+                    let c2p = q.clone().matmul(pk.swap_dims(2, 3)); // [B, H, Nq, 2span]
+                    c2p.gather(3, inputs.c2p_index.clone().expand([b, h, nq, nk]))
+                }
+            });
         }
         if cfg.has(PosAttType::P2c) {
             let pq = pos_query.clone().expect("p2c has a query projection");
-            let p2c = k.clone().matmul(pq.swap_dims(2, 3)); // [B, H, Nk, 2span]
-            let g = p2c.gather(3, inputs.p2c_index.clone().expand([b, h, nk, nq]));
+            let g = match &inputs.p2c_band {
+                Some(window) => {
+                    let pq = pq.select(2, window.clone()); // [1, H, Nk + Nq - 1, d]
+                    band::skew(k.clone().matmul(pq.swap_dims(2, 3)), nk, nq)
+                }
+                None => {
+                    let p2c = k.clone().matmul(pq.swap_dims(2, 3)); // [B, H, Nk, 2span]
+                    p2c.gather(3, inputs.p2c_index.clone().expand([b, h, nk, nq]))
+                }
+            };
             add(g.swap_dims(2, 3));
         }
         if cfg.has(PosAttType::P2p) {

@@ -7,6 +7,7 @@
 //! preset, and tests: see docs/extending.md.
 
 pub mod absolute;
+pub mod band;
 pub mod disentangled;
 pub mod relative;
 pub mod shaw;

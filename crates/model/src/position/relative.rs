@@ -71,12 +71,8 @@ impl Positions {
         }
     }
 
-    /// Builds `[rows, 1, n_query, n_key]` with `f(query_pos, key_pos)` at `[b, 0, i, j]`.
-    pub fn index<B: Backend>(
-        &self,
-        device: &B::Device,
-        f: impl Fn(i64, i64) -> i64,
-    ) -> Tensor<B, 4, Int> {
+    /// `f(query_pos, key_pos)` over `[rows, n_query, n_key]`, row-major.
+    pub fn values(&self, f: impl Fn(i64, i64) -> i64) -> Vec<i64> {
         let (rows, nq, nk) = (self.query.index_rows(), self.query.len(), self.key_len);
         let mut out = Vec::with_capacity(rows * nq * nk);
         for b in 0..rows {
@@ -84,16 +80,12 @@ impl Positions {
                 out.extend((0..nk).map(|k| f(q as i64, k as i64)));
             }
         }
-        Tensor::from_data(TensorData::new(out, [rows, 1, nq, nk]), device)
+        out
     }
 
-    /// Builds `[rows, 1, n_key, n_query]` with `f(query_pos, key_pos)` at `[b, 0, j, i]`: the transposed
-    /// layout the p2c gather needs.
-    pub fn index_transposed<B: Backend>(
-        &self,
-        device: &B::Device,
-        f: impl Fn(i64, i64) -> i64,
-    ) -> Tensor<B, 4, Int> {
+    /// `f(query_pos, key_pos)` over `[rows, n_key, n_query]`, row-major: the transposed layout the p2c
+    /// gather needs.
+    pub fn values_transposed(&self, f: impl Fn(i64, i64) -> i64) -> Vec<i64> {
         let (rows, nq, nk) = (self.query.index_rows(), self.query.len(), self.key_len);
         let mut out = vec![0i64; rows * nq * nk];
         for b in 0..rows {
@@ -103,7 +95,27 @@ impl Positions {
                 }
             }
         }
-        Tensor::from_data(TensorData::new(out, [rows, 1, nk, nq]), device)
+        out
+    }
+
+    /// Builds `[rows, 1, n_query, n_key]` with `f(query_pos, key_pos)` at `[b, 0, i, j]`.
+    pub fn index<B: Backend>(
+        &self,
+        device: &B::Device,
+        f: impl Fn(i64, i64) -> i64,
+    ) -> Tensor<B, 4, Int> {
+        let shape = [self.query.index_rows(), 1, self.query.len(), self.key_len];
+        Tensor::from_data(TensorData::new(self.values(f), shape), device)
+    }
+
+    /// Builds `[rows, 1, n_key, n_query]` with `f(query_pos, key_pos)` at `[b, 0, j, i]`.
+    pub fn index_transposed<B: Backend>(
+        &self,
+        device: &B::Device,
+        f: impl Fn(i64, i64) -> i64,
+    ) -> Tensor<B, 4, Int> {
+        let shape = [self.query.index_rows(), 1, self.key_len, self.query.len()];
+        Tensor::from_data(TensorData::new(self.values_transposed(f), shape), device)
     }
 }
 
