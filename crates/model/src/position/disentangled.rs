@@ -271,30 +271,11 @@ impl<B: Backend> DisentangledTerms<B> {
         };
         if cfg.has(PosAttType::C2p) {
             let pk = pos_key.clone().expect("c2p has a key projection");
-            add(match &inputs.c2p_band {
-                Some(window) => {
-                    let pk = pk.select(2, window.clone()); // [1, H, Nq + Nk - 1, d]
-                    band::skew(q.clone().matmul(pk.swap_dims(2, 3)), nq, nk)
-                }
-                None => {
-                    let c2p = q.clone().matmul(pk.swap_dims(2, 3)); // [B, H, Nq, 2span]
-                    c2p.gather(3, inputs.c2p_index.clone().expand([b, h, nq, nk]))
-                }
-            });
+            add(against_table(q, pk, &inputs.c2p_band, &inputs.c2p_index));
         }
         if cfg.has(PosAttType::P2c) {
             let pq = pos_query.clone().expect("p2c has a query projection");
-            let g = match &inputs.p2c_band {
-                Some(window) => {
-                    let pq = pq.select(2, window.clone()); // [1, H, Nk + Nq - 1, d]
-                    band::skew(k.clone().matmul(pq.swap_dims(2, 3)), nk, nq)
-                }
-                None => {
-                    let p2c = k.clone().matmul(pq.swap_dims(2, 3)); // [B, H, Nk, 2span]
-                    p2c.gather(3, inputs.p2c_index.clone().expand([b, h, nk, nq]))
-                }
-            };
-            add(g.swap_dims(2, 3));
+            add(against_table(k, pq, &inputs.p2c_band, &inputs.p2c_index).swap_dims(2, 3));
         }
         if cfg.has(PosAttType::P2p) {
             let (pq, pk) = (pos_query.expect("p2p"), pos_key.expect("p2p"));
@@ -303,5 +284,28 @@ impl<B: Backend> DisentangledTerms<B> {
             add(pp.gather(3, inputs.c2p_index.clone().expand([b, h, nq, nk])));
         }
         score
+    }
+}
+
+/// `x` `[B, H, Nr, d]` against the projected table `[1, H, 2 span, d]`, read at `index` `[rows, 1, Nr, Nc]`:
+/// `[B, H, Nr, Nc]`. With `band` (the table rows of a band index), a skewed slice of a matmul against those rows
+/// only; otherwise the full matmul and a gather.
+fn against_table<B: Backend>(
+    x: &Tensor<B, 4>,
+    table: Tensor<B, 4>,
+    band: &Option<Tensor<B, 1, Int>>,
+    index: &Tensor<B, 4, Int>,
+) -> Tensor<B, 4> {
+    let [b, h, n_rows, _] = x.dims();
+    let n_cols = index.dims()[3];
+    match band {
+        Some(window) => {
+            let table = table.select(2, window.clone()); // [1, H, Nr + Nc - 1, d]
+            band::skew(x.clone().matmul(table.swap_dims(2, 3)), n_rows, n_cols)
+        }
+        None => x
+            .clone()
+            .matmul(table.swap_dims(2, 3)) // [B, H, Nr, 2 span]
+            .gather(3, index.clone().expand([b, h, n_rows, n_cols])),
     }
 }
