@@ -218,6 +218,36 @@ impl ModelConfig {
                 ),
             ));
         }
+        if self.decoder == MlmDecoder::Emd {
+            let why = if self.position_biased_input {
+                Some(
+                    "position_biased_input = true already adds absolute positions at the input, and the \
+                      official code then skips the EMD",
+                )
+            } else {
+                match &self.position {
+                    PositionScheme::Absolute(_) => Some(
+                        "the absolute scheme already adds positions at the input, and the official code \
+                         then skips the EMD",
+                    ),
+                    PositionScheme::Nope => Some(
+                        "nope is the no-position control, and the EMD would add absolute positions before \
+                         the MLM head",
+                    ),
+                    PositionScheme::Shaw(_)
+                    | PositionScheme::Xl(_)
+                    | PositionScheme::Deberta(_) => None,
+                }
+            };
+            if let Some(why) = why {
+                return Err(ConfigError::new(
+                    "decoder",
+                    format!(
+                        "\"emd\" does not combine with this model: {why}; set decoder = \"plain\""
+                    ),
+                ));
+            }
+        }
         self.position.validate(self)
     }
 

@@ -39,16 +39,22 @@ pub struct Embeddings<B: Backend> {
 }
 
 impl<B: Backend> Embeddings<B> {
-    /// Builds the block for `model` (normal init, std 0.02).
+    /// Builds the block for `model`: every table normal with std 0.02 and the padding row of the word
+    /// embeddings zero (HF `_init_weights`), LayerNorm at weight 1, bias 0.
     pub fn init(model: &ModelConfig, device: &B::Device) -> Self {
         let table = |rows: usize| {
             EmbeddingConfig::new(rows, model.hidden_size)
-                .with_initializer(burn::nn::Initializer::Normal {
-                    mean: 0.0,
-                    std: 0.02,
-                })
+                .with_initializer(crate::position::normal_init())
                 .init(device)
         };
+        let mut word_embeddings = table(model.vocab_size);
+        let pad = model.pad_token_id;
+        word_embeddings.weight = word_embeddings.weight.map(|w| {
+            let zeros = Tensor::zeros([1, model.hidden_size], &w.device());
+            w.slice_assign([pad..pad + 1, 0..model.hidden_size], zeros)
+                .detach()
+                .require_grad()
+        });
         let input_positions = match model.position {
             PositionScheme::Absolute(AbsoluteConfig {
                 embedding: AbsoluteEmbedding::Sinusoidal,
@@ -58,7 +64,7 @@ impl<B: Backend> Embeddings<B> {
             _ => InputPositions::None,
         };
         Self {
-            word_embeddings: table(model.vocab_size),
+            word_embeddings,
             position_embeddings: model
                 .has_learned_positions()
                 .then(|| table(model.max_position_embeddings)),
@@ -79,6 +85,16 @@ impl<B: Backend> Embeddings<B> {
         token_type_ids: Option<Tensor<B, 2, Int>>,
         mask: Tensor<B, 2>,
     ) -> Tensor<B, 3> {
+        self.finish(self.sum(input_ids, token_type_ids), mask)
+    }
+
+    /// Word, input-position and token-type embeddings summed: the input of the embedding LayerNorm
+    /// (where SiFT perturbs), `[B, N, hidden]`.
+    pub fn sum(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        token_type_ids: Option<Tensor<B, 2, Int>>,
+    ) -> Tensor<B, 3> {
         let [b, n] = input_ids.dims();
         let device = input_ids.device();
         let mut x = self.word_embeddings.forward(input_ids);
@@ -91,13 +107,18 @@ impl<B: Backend> Embeddings<B> {
             (InputPositions::Sinusoidal, _) => {
                 x = x + sinusoid_table::<B>(0..n as i64, hidden, &device).unsqueeze::<3>();
             }
-            _ => {}
+            (InputPositions::Learned, None) | (InputPositions::None, _) => {}
         }
         if let Some(types) = &self.token_type_embeddings {
             let ids = token_type_ids.unwrap_or_else(|| Tensor::zeros([b, n], &device));
             x = x + types.forward(ids);
         }
-        let x = crate::rows::layer_norm(&self.layer_norm, x) * mask.unsqueeze_dim::<3>(2);
+        x
+    }
+
+    /// The rest of the block from [`Self::sum`]'s output: LayerNorm, padding mask, dropout.
+    pub fn finish(&self, sum: Tensor<B, 3>, mask: Tensor<B, 2>) -> Tensor<B, 3> {
+        let x = crate::rows::layer_norm(&self.layer_norm, sum) * mask.unsqueeze_dim::<3>(2);
         self.dropout.forward(x)
     }
 

@@ -122,13 +122,23 @@ impl<B: Backend> Model<B> {
     /// Runs embeddings and encoder. Inputs longer than [`Self::max_input_len`] are the caller's error
     /// ([`Self::check_len`]).
     pub fn forward(&self, input: &EncoderInput<B>, keep_attentions: bool) -> EncoderOutput<B> {
-        let device = input.input_ids.device();
-        let n = input.input_ids.dims()[1];
-        let mut hidden = self.embeddings.forward(
-            input.input_ids.clone(),
-            input.token_type_ids.clone(),
-            input.attention_mask.clone(),
-        );
+        let sum = self
+            .embeddings
+            .sum(input.input_ids.clone(), input.token_type_ids.clone());
+        self.forward_from_sum(sum, input, keep_attentions)
+    }
+
+    /// The forward pass from the embedding sum (the embedding LayerNorm's input, [`Embeddings::sum`]):
+    /// the one path every caller takes, including SiFT, which perturbs that sum.
+    pub fn forward_from_sum(
+        &self,
+        sum: Tensor<B, 3>,
+        input: &EncoderInput<B>,
+        keep_attentions: bool,
+    ) -> EncoderOutput<B> {
+        let device = sum.device();
+        let n = sum.dims()[1];
+        let mut hidden = self.embeddings.finish(sum, input.attention_mask.clone());
         let inputs = self.position_inputs(&Positions::square(n), &device);
         let mask_bias = input.full_mask_bias(self.config.num_attention_heads, n);
         let mut attentions = Vec::new();

@@ -124,3 +124,28 @@ fn conflicts_are_rejected_when_the_config_is_built() {
         assert!(err.key.contains(key), "{over}: {err}");
     }
 }
+
+#[test]
+fn emd_is_rejected_where_the_official_code_would_skip_it_or_positions_would_leak() {
+    for (overrides, expect) in [
+        ("position_biased_input = true", "position_biased_input"),
+        ("position = { kind = \"absolute\" }", "absolute scheme"),
+        ("position = { kind = \"nope\" }", "no-position control"),
+    ] {
+        let err = Preset::Deberta
+            .config_with(&table(overrides))
+            .expect_err(overrides)
+            .to_string();
+        assert!(
+            err.contains("decoder") && err.contains(expect) && err.contains("decoder = \"plain\""),
+            "{overrides}: {err}"
+        );
+        // with the plain decoder the same model is fine
+        let plain = format!("{overrides}\ndecoder = \"plain\"");
+        Preset::Deberta.config_with(&table(&plain)).unwrap();
+    }
+    for kind in ["shaw", "xl", "deberta"] {
+        let text = format!("position = {{ kind = \"{kind}\" }}");
+        Preset::Deberta.config_with(&table(&text)).unwrap();
+    }
+}

@@ -53,7 +53,20 @@ impl<B: Backend> ClassifierModel<B> {
 
     /// Logits `[B, num_labels]`.
     pub fn forward(&self, input: &EncoderInput<B>) -> Tensor<B, 2> {
-        let hidden = self.model.forward(input, false).last_hidden_state;
+        let sum = self
+            .model
+            .embeddings
+            .sum(input.input_ids.clone(), input.token_type_ids.clone());
+        self.forward_from_sum(sum, input)
+    }
+
+    /// Logits from the embedding sum (the embedding LayerNorm's input, where SiFT perturbs); see
+    /// [`Model::forward_from_sum`].
+    pub fn forward_from_sum(&self, sum: Tensor<B, 3>, input: &EncoderInput<B>) -> Tensor<B, 2> {
+        let hidden = self
+            .model
+            .forward_from_sum(sum, input, false)
+            .last_hidden_state;
         let [b, _, d] = hidden.dims();
         let first = hidden.narrow(1, 0, 1).reshape([b, d]);
         let pooled = self.pooler.act.forward(

@@ -19,6 +19,17 @@ pub fn decode<B: Backend>(
     input: &EncoderInput<B>,
     masked: &MaskedPositions,
 ) -> Tensor<B, 3> {
+    decode_passes(model, penultimate, input, masked, EMD_PASSES)
+}
+
+/// [`decode`] with `passes` passes through the last layer instead of [`EMD_PASSES`].
+pub fn decode_passes<B: Backend>(
+    model: &Model<B>,
+    penultimate: Tensor<B, 3>,
+    input: &EncoderInput<B>,
+    masked: &MaskedPositions,
+    passes: usize,
+) -> Tensor<B, 3> {
     let device = penultimate.device();
     let n = penultimate.dims()[1];
     let positions = masked.tensor::<B>(&device);
@@ -40,7 +51,7 @@ pub fn decode<B: Backend>(
         .last()
         .expect("a model has at least one layer");
     let mask_bias = input.full_mask_bias(model.config.num_attention_heads, query.dims()[1]);
-    for _ in 0..EMD_PASSES {
+    for _ in 0..passes {
         query = last
             .forward(
                 &model.config.position,

@@ -142,10 +142,11 @@ pub struct RelEmbeddings<B: Backend> {
 }
 
 impl<B: Backend> RelEmbeddings<B> {
-    /// Builds the table for `cfg`.
+    /// Builds the table for `cfg` (normal, std 0.02, as HF initialises every embedding).
     pub fn init(model: &ModelConfig, cfg: &DisentangledConfig, device: &B::Device) -> Self {
         Self {
             rel_embeddings: EmbeddingConfig::new(2 * cfg.att_span(), model.hidden_size)
+                .with_initializer(super::normal_init())
                 .init(device),
             layer_norm: cfg.norm_rel_ebd.then(|| {
                 LayerNormConfig::new(model.hidden_size)

@@ -178,15 +178,26 @@ impl<B: Backend> PositionInputs<B> {
     }
 }
 
-/// A linear layer `d_in -> d_out` with HF's initialisation (normal, std 0.02; zero bias).
+/// The standard deviation of every normal initialiser (HF `initializer_range`).
+pub const INITIALIZER_RANGE: f64 = 0.02;
+
+/// HF's initialiser of weights and embeddings: normal, mean 0, std [`INITIALIZER_RANGE`].
+pub fn normal_init() -> Initializer {
+    Initializer::Normal {
+        mean: 0.0,
+        std: INITIALIZER_RANGE,
+    }
+}
+
+/// A linear layer `d_in -> d_out` with HF's initialisation: weight normal (std 0.02), bias zero. (burn's
+/// `LinearConfig` draws the bias from the weight's initialiser, so the bias is replaced here.)
 pub fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
-    LinearConfig::new(d_in, d_out)
+    let mut layer = LinearConfig::new(d_in, d_out)
         .with_bias(bias)
-        .with_initializer(Initializer::Normal {
-            mean: 0.0,
-            std: 0.02,
-        })
-        .init(device)
+        .with_initializer(normal_init())
+        .init(device);
+    layer.bias = bias.then(|| Initializer::Zeros.init([d_out], device));
+    layer
 }
 
 /// `[R, H * d]` -> `[1, H, R, d]`: a projected table split into heads.

@@ -6,7 +6,6 @@
 //! attention probabilities into `2k + 1` buckets per query, then one matmul. No `[N, N, d]` tensor is built.
 
 use burn::module::{Module, Param};
-use burn::nn::Initializer;
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
@@ -68,10 +67,7 @@ impl<B: Backend> ShawTerms<B> {
     /// Builds the tables (normal, std 0.02).
     pub fn init(model: &ModelConfig, cfg: &ShawConfig, device: &B::Device) -> Self {
         let rows = 2 * cfg.max_relative_position + 1;
-        let init = Initializer::Normal {
-            mean: 0.0,
-            std: 0.02,
-        };
+        let init = super::normal_init();
         Self {
             rel_key: init.init([rows, model.head_size()], device),
             rel_value: cfg

@@ -4,7 +4,7 @@
 //! distance table then a gather by `i - j`.
 
 use burn::module::{Module, Param};
-use burn::nn::{Initializer, Linear};
+use burn::nn::Linear;
 use burn::tensor::{Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
@@ -46,12 +46,12 @@ pub struct XlShared<B: Backend> {
 }
 
 impl<B: Backend> XlShared<B> {
-    /// Zero-initialised biases.
+    /// The biases, normal with std 0.02 (Transformer-XL's `init_std`, HF `TransfoXL` `_init_weights`).
     pub fn init(model: &ModelConfig, device: &B::Device) -> Self {
         let shape = [model.num_attention_heads, model.head_size()];
         Self {
-            r_w_bias: Initializer::Zeros.init(shape, device),
-            r_r_bias: Initializer::Zeros.init(shape, device),
+            r_w_bias: super::normal_init().init(shape, device),
+            r_r_bias: super::normal_init().init(shape, device),
         }
     }
 }
