@@ -113,7 +113,8 @@ pub(crate) struct CorpusWriter {
 }
 
 impl CorpusWriter {
-    fn new(path: &Path) -> Result<Self> {
+    /// A writer of a new corpus file at `path`.
+    pub(crate) fn new(path: &Path) -> Result<Self> {
         Ok(CorpusWriter {
             out: BufWriter::with_capacity(1 << 20, File::create(path).at(path)?),
             path: path.to_path_buf(),
@@ -165,7 +166,8 @@ impl CorpusWriter {
         std::mem::take(&mut self.stats)
     }
 
-    fn finish(mut self) -> Result<()> {
+    /// Flushes the file to disk.
+    pub(crate) fn finish(mut self) -> Result<()> {
         self.out.flush().at(&self.path)?;
         self.out.get_ref().sync_all().at(&self.path)
     }

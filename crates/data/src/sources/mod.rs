@@ -4,6 +4,7 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::profile::CorpusWriter;
+use crate::tasks::sentences::sentence_key;
 
 pub mod austen;
 pub mod dictd;
@@ -41,7 +42,13 @@ pub struct SourceSpec {
 /// WordNet glosses and example sentences, one synset per document: `words: definition.` then
 /// each example as its own paragraph.
 fn wordnet(w: &mut CorpusWriter) -> Result<()> {
-    let dir = Path::new(crate::wordnet::WORDNET_DIR);
+    wordnet_from(Path::new(crate::wordnet::WORDNET_DIR), w)
+}
+
+/// The WordNet source read from `dir`. The example sentences the `wn_pos_context` task can use
+/// are left out (their glosses stay), so that no task sentence is pre-training text.
+fn wordnet_from(dir: &Path, w: &mut CorpusWriter) -> Result<()> {
+    let task = crate::tasks::wn_pos::sentence_keys(dir)?;
     for pos in ["noun", "verb", "adj", "adv"] {
         crate::wordnet::for_each_synset(dir, pos, |s| {
             let words: Vec<String> = s.words.iter().map(|x| clean_lemma(x)).collect();
@@ -49,7 +56,11 @@ fn wordnet(w: &mut CorpusWriter) -> Result<()> {
             if !def.ends_with('.') {
                 def.push('.');
             }
-            w.document(std::iter::once(def).chain(s.examples))
+            let examples = s
+                .examples
+                .into_iter()
+                .filter(|e| !task.contains(&sentence_key(e)));
+            w.document(std::iter::once(def).chain(examples))
         })?;
     }
     Ok(())
@@ -192,6 +203,42 @@ mod tests {
     fn lemmas_read_as_words() {
         assert_eq!(clean_lemma("take_a_breath"), "take a breath");
         assert_eq!(clean_lemma("good(a)"), "good");
+    }
+
+    #[test]
+    fn wordnet_documents_leave_out_the_task_sentences() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::tasks::wn_pos::tests::fake_wordnet(dir.path());
+        std::fs::write(
+            dir.path().join("data.adj"),
+            "00000005 00 a 01 fast 0 000 | quick; \"she ran home\"; \"a fast ship\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("data.adv"), "").unwrap();
+        let path = dir.path().join("corpus.txt");
+        let mut w = CorpusWriter::new(&path).unwrap();
+        wordnet_from(dir.path(), &mut w).unwrap();
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let task = [
+            "he made a run",
+            "the dog and the run",
+            "the ship sailed",
+            "she ran home",
+        ];
+        for s in task.iter().chain(&["they are running late"]) {
+            assert!(!lines.contains(s), "{s} is in the corpus");
+        }
+        // Sentences the task cannot use (two marked words) and every gloss stay.
+        for s in [
+            "we shipped the books and shipped them again",
+            "a fast ship",
+            "run: a score in baseball.",
+            "fast: quick.",
+        ] {
+            assert!(lines.contains(&s), "{s} is missing:\n{text}");
+        }
     }
 
     #[test]

@@ -3,7 +3,10 @@
 
 use rand::Rng;
 
-use super::sentences::word_spans;
+use std::collections::HashSet;
+
+use super::held_out::{Stretch, separate};
+use super::sentences::{sentence_key, word_spans};
 use super::{TaskExample, TaskSets, TaskSplit, shuffle};
 use crate::hashing::{domain, rng_for};
 
@@ -42,24 +45,30 @@ pub fn swap_words(sentence: &str, words: &[(usize, usize)], j: usize) -> String 
     )
 }
 
-/// Builds the task from held-out sentences; each distinct sentence goes to a task split by its
-/// hash (fractions `valid`, `test`).
+/// Builds the task from held-out stretches: each stretch's sentences go to its task split, and
+/// [`separate`] keeps every sentence in one split and out of the `pretraining` text. Returns the
+/// sets and how many distinct sentences were left out as pre-training text.
 pub fn build(
-    mut sentences: Vec<String>,
+    stretches: &[Stretch],
+    pretraining: &HashSet<u128>,
     seed: u64,
-    (valid, test): (f64, f64),
     (min_words, max_words): (usize, usize),
-) -> TaskSets {
-    sentences.retain(|s| {
-        let w = word_spans(s);
-        (min_words..=max_words).contains(&w.len()) && !swappable(s, &w).is_empty()
-    });
-    sentences.sort();
-    sentences.dedup();
+) -> (TaskSets, u64) {
     let mut pools: [Vec<String>; 3] = Default::default();
-    for s in sentences {
-        pools[TaskSplit::of(&s, valid, test, seed).index()].push(s);
+    for stretch in stretches {
+        let pool = &mut pools[stretch.split.index()];
+        for s in stretch.sentences() {
+            let w = word_spans(s);
+            if (min_words..=max_words).contains(&w.len()) && !swappable(s, &w).is_empty() {
+                pool.push(s.clone());
+            }
+        }
     }
+    for pool in &mut pools {
+        pool.sort();
+        pool.dedup();
+    }
+    let (pools, overlap) = separate(pools, pretraining, |s| vec![sentence_key(s)]);
     let mut sets = TaskSets::default();
     for (k, mut pool) in pools.into_iter().enumerate() {
         let split = TaskSplit::ALL[k];
@@ -87,12 +96,19 @@ pub fn build(
             });
         }
     }
-    sets
+    (sets, overlap)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tasks::held_out::assign_splits;
+    use crate::tasks::held_out::tests::stretches_of;
+
+    fn sets(sentences: &[String], seed: u64, fractions: (f64, f64)) -> TaskSets {
+        let stretches = stretches_of(sentences, fractions);
+        build(&stretches, &HashSet::new(), seed, (5, 40)).0
+    }
 
     fn bag(s: &str) -> Vec<String> {
         let mut w: Vec<String> = word_spans(s)
@@ -108,7 +124,7 @@ mod tests {
         let sentences: Vec<String> = (0..101)
             .map(|i| format!("Sentence number {i} has a few more words, truly."))
             .collect();
-        let sets = build(sentences.clone(), 3, (0.0, 0.0), (5, 40));
+        let sets = sets(&sentences, 3, (0.0, 0.0));
         let ones = sets.train.iter().filter(|e| e.label == 1).count();
         assert_eq!(sets.train.len(), 101);
         assert_eq!(ones, 50);
@@ -121,17 +137,47 @@ mod tests {
                 .count();
             assert_eq!(diff, if e.label == 1 { 2 } else { 0 }, "{}", e.text_a);
         }
-        assert_eq!(
-            sets,
-            build(sentences.clone(), 3, (0.0, 0.0), (5, 40)),
-            "deterministic"
-        );
-        let split = build(sentences, 3, (0.2, 0.2), (5, 40));
+        assert_eq!(sets, self::sets(&sentences, 3, (0.0, 0.0)), "deterministic");
+        let split = self::sets(&sentences, 3, (0.2, 0.2));
         assert!(!split.valid.is_empty() && !split.test.is_empty() && split.train.len() > 40);
         assert_eq!(
             split.train.len() + split.valid.len() + split.test.len(),
             101
         );
+    }
+
+    #[test]
+    fn a_stretch_feeds_one_split_and_pretraining_sentences_are_left_out() {
+        let mut stretches: Vec<Stretch> = (0..60)
+            .map(|d| Stretch {
+                key: format!("stretch {d}"),
+                paragraphs: (0..4)
+                    .map(|p| vec![format!("Stretch d{d} has sentence p{p} in it, plainly.")])
+                    .collect(),
+                split: TaskSplit::Train,
+            })
+            .collect();
+        assign_splits(&mut stretches, 0.2, 0.2, 9);
+        let seen = "Stretch d7 has sentence p2 in it, plainly.";
+        let pretraining = HashSet::from([sentence_key(seen)]);
+        let (sets, overlap) = build(&stretches, &pretraining, 9, (5, 40));
+        assert_eq!(overlap, 1);
+        let named = [&sets.train, &sets.valid, &sets.test];
+        let mut per_stretch = vec![0; stretches.len()];
+        for (k, part) in named.iter().enumerate() {
+            for e in part.iter() {
+                let d = stretches
+                    .iter()
+                    .position(|st| st.sentences().any(|s| bag(s) == bag(&e.text_a)))
+                    .unwrap();
+                assert_eq!(stretches[d].split.index(), k, "stretch {d}");
+                per_stretch[d] += 1;
+            }
+        }
+        for (d, n) in per_stretch.iter().enumerate() {
+            assert_eq!(*n, if d == 7 { 3 } else { 4 }, "stretch {d}");
+        }
+        assert!(named.iter().all(|p| !p.is_empty()));
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! Building all task sets of a shard folder into one output folder.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::held_out::{Stretch, assign_splits, held_out_stretches, in_pretraining_text};
 use super::lenext::{self, LenextReport};
-use super::sentences::split_sentences;
+use super::sentences::sentence_key;
 use super::{TaskReport, bshift, sent_order, wn_pos, write_task};
 use crate::atomic::{self, AtomicDir};
 use crate::corpus::Corpus;
 use crate::error::{DataError, Result};
 use crate::reader::ShardSet;
-use crate::split::{Split, SplitCounts, split_passages};
+use crate::split::SplitCounts;
 use crate::wordnet::{WORDNET_DIR, check_dir};
 
 /// The report file of a task folder.
@@ -104,6 +106,10 @@ pub struct TasksReport {
     pub corpus: PathBuf,
     /// The held-out (test split) text the sentence tasks were drawn from.
     pub held_out: SplitCounts,
+    /// Stretches of it (consecutive test-split passages of one document), the unit the task
+    /// splits of `bshift` and `sent_order` are assigned by.
+    #[serde(default)]
+    pub stretches: u64,
     /// The settings.
     pub options: TaskOptions,
     /// Classification tasks.
@@ -141,81 +147,77 @@ pub fn build_tasks(shards_dir: &Path, out: &Path, opts: &TaskOptions) -> Result<
         ));
     }
 
-    let mut sentences: Vec<String> = Vec::new();
-    let mut paragraphs: Vec<Vec<String>> = Vec::new();
-    let mut held_out = SplitCounts::default();
-    let wants_text = opts
-        .tasks
+    let mut kinds = opts.tasks.clone();
+    kinds.sort();
+    kinds.dedup();
+    let wants_text = kinds
         .iter()
         .any(|k| matches!(k, TaskKind::Bshift | TaskKind::SentOrder));
-    if wants_text {
-        for p in split_passages(&corpus, &index.split, Split::Test) {
-            let p = p?;
-            held_out.add(&p);
-            for para in &p.paragraphs {
-                let s = split_sentences(para);
-                sentences.extend(s.iter().cloned());
-                paragraphs.push(s);
-            }
-        }
-    }
+    let (mut stretches, held_out) = if wants_text {
+        held_out_stretches(&corpus, &index.split)?
+    } else {
+        Default::default()
+    };
+    let mut wordnet = if kinds.contains(&TaskKind::WnPosContext) {
+        wn_pos::examples(&opts.wordnet_dir)?
+    } else {
+        Vec::new()
+    };
+    assign_splits(&mut stretches, v, t, opts.seed);
+    // Which candidate sentences are pre-training text: one pass over the train split.
+    let mut candidates: HashSet<u128> = stretches
+        .iter()
+        .flat_map(Stretch::sentences)
+        .map(|s| sentence_key(s))
+        .collect();
+    candidates.extend(wordnet.iter().map(|(_, e)| sentence_key(&e.text_a)));
+    let pretraining = in_pretraining_text(&corpus, &index.split, &candidates)?;
+    drop(candidates);
 
     let dir = AtomicDir::create(out, TASKS_FILE)?;
     let mut report = TasksReport {
         shards: index.fingerprint.clone(),
         corpus: index.corpus_path.clone(),
         held_out,
+        stretches: stretches.len() as u64,
         options: opts.clone(),
         tasks: Vec::new(),
         lenext: Vec::new(),
     };
-    let (lo, hi) = (opts.min_words, opts.max_words);
-    let mut kinds = opts.tasks.clone();
-    kinds.sort();
-    kinds.dedup();
+    let words = (opts.min_words, opts.max_words);
     for kind in kinds {
-        match kind {
-            TaskKind::Bshift => {
-                let sets =
-                    bshift::build(std::mem::take(&mut sentences), opts.seed, (v, t), (lo, hi));
-                let r = write_task(
-                    dir.path(),
-                    bshift::NAME,
-                    bshift::DESCRIPTION,
-                    &bshift::LABELS,
-                    &sets,
-                )?;
-                report.tasks.push(r);
-            }
-            TaskKind::SentOrder => {
-                let sets =
-                    sent_order::build(std::mem::take(&mut paragraphs), opts.seed, (v, t), (lo, hi));
-                let r = write_task(
-                    dir.path(),
+        let (meta, (sets, overlap)) = match kind {
+            TaskKind::Bshift => (
+                (bshift::NAME, bshift::DESCRIPTION, &bshift::LABELS[..]),
+                bshift::build(&stretches, &pretraining, opts.seed, words),
+            ),
+            TaskKind::SentOrder => (
+                (
                     sent_order::NAME,
                     sent_order::DESCRIPTION,
-                    &sent_order::LABELS,
-                    &sets,
-                )?;
-                report.tasks.push(r);
-            }
-            TaskKind::WnPosContext => {
-                let sets = wn_pos::build(&opts.wordnet_dir, opts.seed, v, t)?;
-                let r = write_task(
-                    dir.path(),
-                    wn_pos::NAME,
-                    wn_pos::DESCRIPTION,
-                    &wn_pos::LABELS,
-                    &sets,
-                )?;
-                report.tasks.push(r);
-            }
+                    &sent_order::LABELS[..],
+                ),
+                sent_order::build(&stretches, &pretraining, opts.seed, words),
+            ),
+            TaskKind::WnPosContext => (
+                (wn_pos::NAME, wn_pos::DESCRIPTION, &wn_pos::LABELS[..]),
+                wn_pos::build(
+                    std::mem::take(&mut wordnet),
+                    &pretraining,
+                    opts.seed,
+                    (v, t),
+                ),
+            ),
             TaskKind::Lenext => {
                 for &len in &opts.lengths {
                     report.lenext.push(lenext::write(&shards, dir.path(), len)?);
                 }
+                continue;
             }
-        }
+        };
+        report
+            .tasks
+            .push(write_task(dir.path(), meta, &sets, overlap)?);
     }
     atomic::write_json(&dir.path().join(TASKS_FILE), &report)?;
     dir.commit()?;

@@ -7,19 +7,33 @@
 //!   evaluation at lengths beyond those seen in training.
 //!
 //! `bshift` and `sent_order` use only passages of the corpus' test split (the shards' split
-//! settings). Each task's own train/valid/test division is by the hash of the example's text (the
-//! sentence, or the sentence pair), and by lemma for `wn_pos_context`. The output folder holds
-//! one sub-folder per task with `train.jsonl`, `valid.jsonl`, `test.jsonl` (one [`TaskExample`] per
-//! line; the `lenext` folders hold `valid.jsonl`/`test.jsonl` from the corpus' valid/test splits,
-//! one `{"input_ids": [...]}` per line) and `tasks.json` with sizes and class balance.
+//! settings). Their own train/valid/test division is by held-out stretch, not by sentence: a
+//! stretch is a run of consecutive test-split passages of one document (a whole short document,
+//! or the held-out part of a long one). Stretches are ordered by the hash of their first passage
+//! (keyed by the task seed) and cut at the task fractions, counted in sentences: the first go to
+//! test, the next to valid, the rest to train. Only then are the examples built, so no passage
+//! feeds two task splits. `wn_pos_context` is divided by the hash of the lemma.
+//!
+//! For every task, a sentence feeds at most one task split (if the held-out text repeats it, the
+//! first of test, valid and train keeps it), and no task uses a sentence that occurs in the
+//! corpus' train split, the pre-training text, as a paragraph or as one sentence of a paragraph
+//! (compared lowercase, whitespace normalised); each task's `pretraining_overlap` in `tasks.json`
+//! counts what this left out. The corpus' WordNet source leaves out the sentences
+//! `wn_pos_context` can use, so on a corpus built with it that task keeps its full size.
+//!
+//! The output folder holds one sub-folder per task with `train.jsonl`, `valid.jsonl`, `test.jsonl`
+//! (one [`TaskExample`] per line; the `lenext` folders hold `valid.jsonl`/`test.jsonl` from the
+//! corpus' valid/test splits, one `{"input_ids": [...]}` per line) and `tasks.json` with sizes and
+//! class balance.
 
 mod bshift;
 mod build;
 mod encode;
+mod held_out;
 mod lenext;
 mod sent_order;
 pub mod sentences;
-mod wn_pos;
+pub(crate) mod wn_pos;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -74,6 +88,11 @@ pub struct TaskReport {
     pub labels: Vec<String>,
     /// Balance of train/valid/test.
     pub splits: BTreeMap<String, SplitBalance>,
+    /// Candidates left out because a sentence of theirs is pre-training text (occurs in the
+    /// corpus' train split): distinct sentences (`bshift`), sentence pairs (`sent_order`) or
+    /// examples (`wn_pos_context`).
+    #[serde(default)]
+    pub pretraining_overlap: u64,
 }
 
 /// Examples of the three task splits.
@@ -126,8 +145,8 @@ impl TaskSplit {
         self as usize
     }
 
-    /// The split of a text under the given fractions. The hash is keyed apart from the corpus
-    /// split's, so held-out passages spread over all task splits.
+    /// The split of a key (a `wn_pos_context` lemma) under the given fractions, by its hash
+    /// keyed by the task seed.
     pub fn of(text: &str, valid: f64, test: f64, seed: u64) -> Self {
         let key = crate::hashing::mix(&[domain::TASK, seed]);
         let u = crate::hashing::unit_fraction(crate::hashing::hash64(text.as_bytes(), key));
@@ -202,10 +221,9 @@ pub fn read_examples(path: &Path) -> Result<Vec<TaskExample>> {
 /// Writes a task's three files into `dir/<name>/` and returns its report.
 pub(crate) fn write_task(
     dir: &Path,
-    name: &str,
-    description: &str,
-    labels: &[&str],
+    (name, description, labels): (&str, &str, &[&str]),
     sets: &TaskSets,
+    pretraining_overlap: u64,
 ) -> Result<TaskReport> {
     let folder: PathBuf = dir.join(name);
     std::fs::create_dir_all(&folder).at(&folder)?;
@@ -220,6 +238,7 @@ pub(crate) fn write_task(
         description: description.to_string(),
         labels,
         splits,
+        pretraining_overlap,
     })
 }
 

@@ -1,7 +1,10 @@
 //! Sentence order: two consecutive sentences of one paragraph, given in their original order or
 //! swapped. Balanced by construction.
 
-use super::sentences::word_spans;
+use std::collections::HashSet;
+
+use super::held_out::{Stretch, separate};
+use super::sentences::{sentence_key, word_spans};
 use super::{TaskExample, TaskSets, TaskSplit, shuffle};
 
 /// Folder name.
@@ -13,30 +16,35 @@ pub const DESCRIPTION: &str =
     "Are text_a and text_b two consecutive sentences in their original order? Balanced.";
 const TAG: u64 = 2;
 
-/// Builds the task from held-out paragraphs (as sentence lists). Pairs are disjoint: sentences
-/// (0,1), (2,3), ... of a paragraph; each distinct pair goes to a task split by its hash.
+/// Builds the task from held-out stretches. Pairs are disjoint: sentences (0,1), (2,3), ... of a
+/// paragraph; each goes to its stretch's task split, and [`separate`] keeps every sentence in one
+/// split and out of the `pretraining` text. Returns the sets and how many distinct pairs were left
+/// out as pre-training text.
 pub fn build(
-    paragraphs: Vec<Vec<String>>,
+    stretches: &[Stretch],
+    pretraining: &HashSet<u128>,
     seed: u64,
-    (valid, test): (f64, f64),
     (min_words, max_words): (usize, usize),
-) -> TaskSets {
+) -> (TaskSets, u64) {
     let ok = |s: &String| (min_words..=max_words).contains(&word_spans(s).len());
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for p in paragraphs {
-        for pair in p.chunks_exact(2) {
-            if ok(&pair[0]) && ok(&pair[1]) && pair[0] != pair[1] {
-                pairs.push((pair[0].clone(), pair[1].clone()));
+    let mut pools: [Vec<(String, String)>; 3] = Default::default();
+    for stretch in stretches {
+        let pool = &mut pools[stretch.split.index()];
+        for p in &stretch.paragraphs {
+            for pair in p.chunks_exact(2) {
+                if ok(&pair[0]) && ok(&pair[1]) && pair[0] != pair[1] {
+                    pool.push((pair[0].clone(), pair[1].clone()));
+                }
             }
         }
     }
-    pairs.sort();
-    pairs.dedup();
-    let mut pools: [Vec<(String, String)>; 3] = Default::default();
-    for (a, b) in pairs {
-        let k = TaskSplit::of(&format!("{a}\n{b}"), valid, test, seed).index();
-        pools[k].push((a, b));
+    for pool in &mut pools {
+        pool.sort();
+        pool.dedup();
     }
+    let (pools, overlap) = separate(pools, pretraining, |(a, b)| {
+        vec![sentence_key(a), sentence_key(b)]
+    });
     let mut sets = TaskSets::default();
     for (k, mut pairs) in pools.into_iter().enumerate() {
         let split = TaskSplit::ALL[k];
@@ -52,7 +60,7 @@ pub fn build(
             });
         }
     }
-    sets
+    (sets, overlap)
 }
 
 #[cfg(test)]
@@ -64,12 +72,15 @@ mod tests {
         let para: Vec<String> = (0..10)
             .map(|i| format!("This is sentence {i} of the paragraph."))
             .collect();
-        let sets = build(
-            vec![para.clone(), para[..3].to_vec()],
-            1,
-            (0.0, 0.0),
-            (3, 40),
-        );
+        let stretch = |paragraph: &[String], split| Stretch {
+            key: String::new(),
+            paragraphs: vec![paragraph.to_vec()],
+            split,
+        };
+        let train = TaskSplit::Train;
+        let stretches = [stretch(&para[..], train), stretch(&para[..3], train)];
+        let (sets, overlap) = build(&stretches, &HashSet::new(), 1, (3, 40));
+        assert_eq!(overlap, 0);
         assert_eq!(
             sets.train.len(),
             5,
@@ -89,5 +100,16 @@ mod tests {
                 assert_eq!(a, b + 1);
             }
         }
+
+        // A pair with a pre-training sentence is left out; a sentence feeds one split only.
+        let pretraining = HashSet::from([sentence_key(&para[3])]);
+        let (sets, overlap) = build(&stretches, &pretraining, 1, (3, 40));
+        assert_eq!((sets.train.len(), overlap), (4, 1));
+        let stretches = [
+            stretch(&para[..], train),
+            stretch(&para[2..6], TaskSplit::Test),
+        ];
+        let (sets, _) = build(&stretches, &HashSet::new(), 1, (3, 40));
+        assert_eq!((sets.train.len(), sets.test.len()), (3, 2));
     }
 }

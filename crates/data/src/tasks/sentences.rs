@@ -45,6 +45,13 @@ pub fn split_sentences(paragraph: &str) -> Vec<String> {
     out
 }
 
+/// The key under which sentences count as the same text: XXH3-128 of the lowercase,
+/// whitespace-normalised sentence (the tokenizer lowercases by default, so case does not tell two
+/// sentences apart for a model).
+pub fn sentence_key(sentence: &str) -> u128 {
+    crate::hashing::hash128(crate::text::normalize_ws(&sentence.to_lowercase()).as_bytes())
+}
+
 /// Whether a word-bound token is a word (has a letter or digit).
 pub fn is_word(token: &str) -> bool {
     token.chars().any(char::is_alphanumeric)
@@ -73,6 +80,18 @@ mod tests {
                 "Mr. Bennet replied that he had not.",
                 "J. Smith came."
             ]
+        );
+    }
+
+    #[test]
+    fn keys_ignore_case_and_spacing() {
+        assert_eq!(
+            sentence_key("The  ship sailed."),
+            sentence_key(" the ship\tsailed.")
+        );
+        assert_ne!(
+            sentence_key("the ship sailed."),
+            sentence_key("the ship sailed")
         );
     }
 

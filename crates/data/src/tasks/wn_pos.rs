@@ -2,12 +2,15 @@
 //! are both nouns and verbs in WordNet ("run", "ship", "book"...). The sentence's one occurrence of
 //! such a word (in any inflected form) is marked; the label is the synset's part of speech, as
 //! WordNet's lexicographers assigned it. The same words occur in both classes, so only context and
-//! word order decide. Examples are divided into train/valid/test by lemma.
+//! word order decide. Examples are divided into train/valid/test by lemma; a sentence that is
+//! pre-training text is not used (the core corpus leaves the task's sentences out of its WordNet
+//! documents, see [`sentence_keys`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use super::sentences::word_spans;
+use super::held_out::separate;
+use super::sentences::{sentence_key, word_spans};
 use super::{TaskExample, TaskSets, TaskSplit, shuffle};
 use crate::error::Result;
 use crate::wordnet::{check_dir, exceptions, for_each_synset, index_lemmas};
@@ -124,24 +127,38 @@ pub fn examples(dir: &Path) -> Result<Vec<(String, TaskExample)>> {
     Ok(out)
 }
 
-/// Builds the task, dividing by the hash of the lemma.
-pub fn build(dir: &Path, seed: u64, valid: f64, test: f64) -> Result<TaskSets> {
-    let mut sets = TaskSets::default();
-    for (lemma, ex) in examples(dir)? {
-        sets.get_mut(TaskSplit::of(&lemma, valid, test, seed))
-            .push(ex);
+/// The keys ([`sentence_key`]) of the sentences the task can use: the corpus' WordNet source
+/// leaves these out, so that no task sentence is pre-training text.
+pub fn sentence_keys(dir: &Path) -> Result<HashSet<u128>> {
+    Ok(examples(dir)?
+        .iter()
+        .map(|(_, e)| sentence_key(&e.text_a))
+        .collect())
+}
+
+/// Builds the task from [`examples`], dividing them by the hash of the lemma; [`separate`] keeps
+/// every sentence in one split and out of the `pretraining` text. Returns the sets and how many
+/// examples were left out as pre-training text.
+pub fn build(
+    examples: Vec<(String, TaskExample)>,
+    pretraining: &HashSet<u128>,
+    seed: u64,
+    (valid, test): (f64, f64),
+) -> (TaskSets, u64) {
+    let mut pools: [Vec<TaskExample>; 3] = Default::default();
+    for (lemma, ex) in examples {
+        pools[TaskSplit::of(&lemma, valid, test, seed).index()].push(ex);
     }
-    for (k, part) in [&mut sets.train, &mut sets.valid, &mut sets.test]
-        .into_iter()
-        .enumerate()
-    {
+    let (pools, overlap) = separate(pools, pretraining, |e| vec![sentence_key(&e.text_a)]);
+    let [mut train, mut valid, mut test] = pools;
+    for (k, part) in [&mut train, &mut valid, &mut test].into_iter().enumerate() {
         shuffle(part, seed, TAG, k as u64);
     }
-    Ok(sets)
+    (TaskSets { train, valid, test }, overlap)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn fake_wordnet(dir: &Path) {
@@ -186,6 +203,26 @@ mod tests {
             let (a, b) = e.span.unwrap();
             assert_eq!(Some(&e.text_a[a..b]), e.text_b.as_deref());
         }
+    }
+
+    #[test]
+    fn pretraining_sentences_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        fake_wordnet(dir.path());
+        let keys = sentence_keys(dir.path()).unwrap();
+        assert_eq!(keys.len(), 5);
+        assert!(keys.contains(&sentence_key("He made a run")));
+        let pretraining = HashSet::from([sentence_key("he made  a run"), sentence_key("x")]);
+        let ex = examples(dir.path()).unwrap();
+        let (sets, overlap) = build(ex, &pretraining, 0, (0.3, 0.3));
+        assert_eq!(overlap, 1);
+        let all: Vec<&str> = [&sets.train, &sets.valid, &sets.test]
+            .into_iter()
+            .flatten()
+            .map(|e| e.text_a.as_str())
+            .collect();
+        assert_eq!(all.len(), 4);
+        assert!(!all.contains(&"he made a run"));
     }
 
     #[test]
