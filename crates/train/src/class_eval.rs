@@ -7,7 +7,6 @@ use ablate_model::ClassifierModel;
 use burn::tensor::backend::Backend;
 
 use crate::batch::class_tensors;
-use crate::embedded::classifier_logits;
 use crate::error::Result;
 use crate::summary::ClassScores;
 
@@ -56,8 +55,6 @@ pub struct InputSettings<'a> {
     pub max_len: usize,
     /// Whether segment ids are passed (the model has token types).
     pub token_types: bool,
-    /// Whether the embeddings are normalised (SiFT).
-    pub normalised: bool,
 }
 
 /// Scores `clf` on `examples`, `batch_size` at a time.
@@ -73,7 +70,7 @@ pub fn evaluate_classifier<B: Backend>(
     for chunk in examples.chunks(batch_size.max(1)) {
         let batch = encode_examples(settings.tokenizer, chunk, settings.max_len)?;
         let t = class_tensors::<B>(&batch, settings.token_types, device);
-        let logits = classifier_logits(clf, &t.input, settings.normalised);
+        let logits = clf.forward(&t.input);
         let [b, _] = logits.dims();
         let pred = logits.argmax(1).reshape([b]).into_data();
         predicted.extend(pred.iter::<i64>().map(|p| p as usize));

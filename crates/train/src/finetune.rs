@@ -13,7 +13,7 @@ use ablate_data::Permutation;
 use ablate_data::tasks::{TaskExample, encode_examples};
 use ablate_model::ClassifierModel;
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +21,7 @@ use crate::batch::class_tensors;
 use crate::checkpoint::{self, Extras};
 use crate::class_eval::{InputSettings, evaluate_classifier};
 use crate::clip::clip_global_norm;
-use crate::embedded::{classify_hidden, embedding_output, encode_from};
+use crate::decay;
 use crate::error::{IoContext, Result, TrainError};
 use crate::finetune_spec::{FINETUNE_SPEC_FILE, FinetuneSpec};
 use crate::fsutil::{write_atomic, write_json};
@@ -33,7 +33,7 @@ use crate::resume::{self, Start};
 use crate::rng::{Purpose, derive, exclusive, init_module};
 use crate::run_dir::PretrainedRun;
 use crate::schedule::{LrSchedule, due};
-use crate::sift::{SiftSeeds, adversarial_loss, normalise};
+use crate::sift::{self, SiftSeeds};
 use crate::summary::{ClassEvalPoint, Failure, FinetuneSummary, RunStatus, SUMMARY_FILE};
 use crate::task_data::{load_task, task_folder};
 
@@ -116,12 +116,7 @@ pub fn finetune<B: AutodiffBackend>(
         Ok::<_, TrainError>(ClassifierModel::new(encoder, classes, device))
     })?;
     let o = &spec.optimiser;
-    let mut optim = AdamWConfig::new()
-        .with_beta_1(o.betas[0] as f32)
-        .with_beta_2(o.betas[1] as f32)
-        .with_epsilon(o.eps as f32)
-        .with_weight_decay(o.weight_decay as f32)
-        .init::<B, ClassifierModel<B>>();
+    let mut optim = o.adamw::<B, ClassifierModel<B>>();
     let schedule = LrSchedule {
         peak: o.lr,
         warmup: o.warmup_steps,
@@ -175,7 +170,6 @@ pub fn finetune<B: AutodiffBackend>(
         tokenizer: &tok,
         max_len: spec.max_len,
         token_types: cfg.type_vocab_size > 0,
-        normalised: spec.sift.enabled,
     };
 
     // ---- the loop -------------------------------------------------------------------------------------
@@ -203,26 +197,18 @@ pub fn finetune<B: AutodiffBackend>(
             device,
         );
 
-        // 2. forward with dropout; with SiFT, the adversarial term on the normalised embeddings
+        // 2. forward with dropout; with SiFT, the adversarial term at the embedding LayerNorm's input
         gate.seed::<B>(device, derive(spec.seed, Purpose::Dropout, step, 0));
-        let (logits, embedded) = if spec.sift.enabled {
-            let e = normalise(embedding_output(&clf.model.embeddings, &t.input));
-            let logits = classify_hidden(&clf, encode_from(&clf.model, e.clone(), &t.input));
-            (logits, Some(e))
-        } else {
-            (clf.forward(&t.input), None)
+        let seeds = SiftSeeds {
+            noise: derive(spec.seed, Purpose::SiftNoise, step, 0),
+            probe: derive(spec.seed, Purpose::Dropout, step, 1),
+            adversarial: derive(spec.seed, Purpose::Dropout, step, 2),
         };
-        let ce = cross_entropy_mean(logits.clone(), t.labels.clone());
+        let fwd = sift::forward(&clf, &t.input, &spec.sift, seeds, &gate, device);
+        let ce = cross_entropy_mean(fwd.logits, t.labels.clone());
         let loss = scalar(ce.clone());
-        let (total, sift_loss) = match embedded {
-            Some(e) => {
-                let seeds = SiftSeeds {
-                    noise: derive(spec.seed, Purpose::SiftNoise, step, 0),
-                    probe: derive(spec.seed, Purpose::Dropout, step, 1),
-                    adversarial: derive(spec.seed, Purpose::Dropout, step, 2),
-                };
-                let rest = |x| classify_hidden(&clf, encode_from(&clf.model, x, &t.input));
-                let adv = adversarial_loss(&spec.sift, e, logits, rest, seeds, &gate, device);
+        let (total, sift_loss) = match fwd.adversarial {
+            Some(adv) => {
                 let value = scalar(adv.clone());
                 (ce + adv.mul_scalar(spec.sift.lambda), Some(value))
             }
@@ -250,6 +236,7 @@ pub fn finetune<B: AutodiffBackend>(
             progress.finish();
             return Ok(summary);
         }
+        clf = decay::apply(clf, &grads, lr, o.weight_decay, o.decay_bias_and_norm);
         clf = optim.step(lr, clf, grads);
 
         state.step += 1;

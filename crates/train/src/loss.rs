@@ -45,17 +45,27 @@ pub fn cross_entropy_mean<B: Backend>(
     logp.gather(1, labels.reshape([b, 1])).mean().neg()
 }
 
-/// Symmetric KL between the predictions of `p_logits` and `q_logits` `[B, C]`, averaged over rows, in the
-/// official DeBERTa code's form: `sum(p̄ · -log q) + sum(q̄ · -log p)` with the probabilities p̄, q̄ detached,
-/// minus their (constant) entropies so that the value is KL(p‖q) + KL(q‖p).
-pub fn symmetric_kl<B: Backend>(p_logits: Tensor<B, 2>, q_logits: Tensor<B, 2>) -> Tensor<B, 1> {
+/// Symmetric KL between the predictions of `p_logits` and `q_logits` `[B, C]`, one value per row `[B]`, in
+/// the official DeBERTa code's form: `sum(p̄ · -log q) + sum(q̄ · -log p)` with the probabilities p̄, q̄
+/// detached, minus their (constant) entropies so that the value is KL(p‖q) + KL(q‖p); the gradients are the
+/// official ones.
+pub fn symmetric_kl_rows<B: Backend>(
+    p_logits: Tensor<B, 2>,
+    q_logits: Tensor<B, 2>,
+) -> Tensor<B, 1> {
     let logp = log_softmax(p_logits, 1);
     let logq = log_softmax(q_logits, 1);
     let (lp, lq) = (logp.clone().detach(), logq.clone().detach());
     let (p, q) = (lp.clone().exp(), lq.clone().exp());
     let forward = (p.clone() * (lp - logq)).sum_dim(1);
     let backward = (q.clone() * (lq - logp)).sum_dim(1);
-    (forward + backward).mean()
+    let rows = forward.dims()[0];
+    (forward + backward).reshape([rows])
+}
+
+/// [`symmetric_kl_rows`] averaged over rows.
+pub fn symmetric_kl<B: Backend>(p_logits: Tensor<B, 2>, q_logits: Tensor<B, 2>) -> Tensor<B, 1> {
+    symmetric_kl_rows(p_logits, q_logits).mean()
 }
 
 #[cfg(test)]

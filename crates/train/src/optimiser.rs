@@ -1,6 +1,10 @@
 //! The optimiser section of a spec: AdamW's settings, the learning-rate schedule and gradient clipping,
 //! shared by pre-training and fine-tuning.
 
+use burn::module::AutodiffModule;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{AdamW, AdamWConfig};
+use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -16,8 +20,11 @@ pub struct OptimiserSpec {
     pub betas: [f64; 2],
     /// Adam's epsilon.
     pub eps: f64,
-    /// Decoupled weight decay (applied to every parameter).
+    /// Decoupled weight decay, applied to every parameter except biases and LayerNorm parameters (the official
+    /// code's `no_decay`); see [`crate::decay`].
     pub weight_decay: f64,
+    /// Decay biases and LayerNorm parameters too (off by default, as in the official code).
+    pub decay_bias_and_norm: bool,
     /// Steps of linear warm-up from 0 to `lr`.
     pub warmup_steps: u64,
     /// What follows the warm-up: `linear` decay to 0 at the last step, or `constant`.
@@ -33,6 +40,7 @@ impl Default for OptimiserSpec {
             betas: [0.9, 0.999],
             eps: 1e-6,
             weight_decay: 0.01,
+            decay_bias_and_norm: false,
             warmup_steps: 100,
             decay: Decay::Linear,
             clip: 1.0,
@@ -41,6 +49,17 @@ impl Default for OptimiserSpec {
 }
 
 impl OptimiserSpec {
+    /// AdamW with these betas and epsilon and NO decay of its own: the decay is applied by
+    /// [`crate::decay::apply`] with the official exclusions.
+    pub fn adamw<B: AutodiffBackend, M: AutodiffModule<B>>(&self) -> OptimizerAdaptor<AdamW, M, B> {
+        AdamWConfig::new()
+            .with_beta_1(self.betas[0] as f32)
+            .with_beta_2(self.betas[1] as f32)
+            .with_epsilon(self.eps as f32)
+            .with_weight_decay(0.0)
+            .init::<B, M>()
+    }
+
     /// Rejects values outside their ranges; `prefix` is the section's dotted name.
     pub fn validate(&self, prefix: &str, steps: u64) -> Result<()> {
         let key = |k: &str| format!("{prefix}.{k}");

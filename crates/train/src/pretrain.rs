@@ -13,13 +13,14 @@ use std::time::Instant;
 use ablate_data::{DataCursor, EvalBatches, MlmBatch, MlmBatcher, ShardSet, Split};
 use ablate_model::MlmModel;
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::mlm_tensors;
 use crate::checkpoint::{self, Extras};
 use crate::clip::clip_global_norm;
+use crate::decay;
 use crate::error::{IoContext, Result};
 use crate::evaluate::{EVAL_SEED, MlmScores, evaluate_mlm};
 use crate::fsutil::{copy_atomic, write_atomic, write_json};
@@ -114,12 +115,7 @@ pub fn pretrain<B: AutodiffBackend>(
     let init_seed = derive(spec.seed, Purpose::Init, 0, 0);
     let mut model: MlmModel<B> = init_module(device, init_seed, || MlmModel::new(cfg, device))?;
     let o = &spec.optimiser;
-    let mut optim = AdamWConfig::new()
-        .with_beta_1(o.betas[0] as f32)
-        .with_beta_2(o.betas[1] as f32)
-        .with_epsilon(o.eps as f32)
-        .with_weight_decay(o.weight_decay as f32)
-        .init::<B, MlmModel<B>>();
+    let mut optim = o.adamw::<B, MlmModel<B>>();
     let mut batcher = MlmBatcher::new(
         &shards,
         Split::Train,
@@ -245,6 +241,7 @@ pub fn pretrain<B: AutodiffBackend>(
             );
             return Ok(summary);
         }
+        model = decay::apply(model, &grads, lr, o.weight_decay, o.decay_bias_and_norm);
         model = optim.step(lr, model, grads);
 
         state.step += 1;
