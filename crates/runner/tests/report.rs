@@ -20,12 +20,13 @@ const VARIANTS: [&str; 3] = ["deberta", "bert", "nope"];
 const SEEDS: [u64; 3] = [1, 2, 3];
 const FAILED_REASON: &str = "non-finite loss at step 7 (lr too high?)";
 
-/// Valid MLM accuracy of a run: equal spreads for deberta and bert (Welch's df is then exactly 4).
+/// Valid MLM accuracy of a run. Paired by seed, bert - deberta = 0.04, 0.06, 0.08 (t = 3 sqrt 3, df = 2,
+/// p = 0.0351: significant alone, not once Holm-adjusted with nope's p = 0.111).
 fn mlm_accuracy(variant: &str, seed: u64) -> f64 {
     let s = seed as f64 - 2.0;
     match variant {
         "deberta" => 0.32 + 0.02 * s,
-        "bert" => 0.38 + 0.02 * s,
+        "bert" => 0.38 + 0.04 * s,
         _ => [0.20, 0.25, 0.0][seed as usize - 1],
     }
 }
@@ -265,6 +266,11 @@ fn write_run(
 
 /// The experiment folder: every variant x seed, `nope` seed 3 failed.
 fn build(root: &Path) {
+    build_with(root, |v, s| v == "nope" && s == 3);
+}
+
+/// The experiment folder: every variant x seed, the runs `failed(variant, seed)` failed in pre-training.
+fn build_with(root: &Path, failed: impl Fn(&str, u64) -> bool) {
     json(
         &root.join(files::EXPERIMENT_JSON),
         &info(Vec::new(), &VARIANTS),
@@ -281,7 +287,7 @@ fn build(root: &Path) {
     .unwrap();
     for v in VARIANTS {
         for s in SEEDS {
-            write_run(root, v, &BTreeMap::new(), s, v == "nope" && s == 3);
+            write_run(root, v, &BTreeMap::new(), s, failed(v, s));
         }
     }
 }
@@ -343,7 +349,7 @@ fn summary_statistics_match_hand_computation() {
         acc("bert", &SEEDS),
         acc("nope", &[1, 2]),
     );
-    let (mb, sb) = mean_std(&base);
+    let (mb, _) = mean_std(&base);
     let (mr, sr) = mean_std(&bert);
     let (mn, sn) = mean_std(&nope);
 
@@ -351,13 +357,22 @@ fn summary_statistics_match_hand_computation() {
     assert_eq!(row["n"], "3");
     close(num(row, "mean"), mr, "bert mean");
     close(num(row, "std"), sr, "bert std");
-    close(num(row, "delta"), mr - mb, "bert delta");
-    // n = 3 on both sides with equal spreads: Welch's df = 4, whose t CDF has a closed form.
-    let t: f64 = (mr - mb) / (sr * sr / 3.0 + sb * sb / 3.0).sqrt();
-    let x = t.abs();
-    let cdf4 =
-        0.5 + 0.375 * x / (1.0 + x * x / 4.0).sqrt() * (1.0 - x * x / (12.0 * (1.0 + x * x / 4.0)));
-    close(num(row, "p_value"), 2.0 * (1.0 - cdf4), "bert p-value");
+    // Every seed has a baseline run: the paired t-test on the per-seed differences 0.04, 0.06, 0.08.
+    assert_eq!(row["test"], "paired_t");
+    let diffs: Vec<f64> = bert.iter().zip(&base).map(|(r, b)| r - b).collect();
+    let (md, sd) = mean_std(&diffs);
+    close(num(row, "delta"), md, "bert delta");
+    close(
+        Some(md),
+        mr - mb,
+        "full pairing: delta = difference of the means",
+    );
+    let t = md / (sd / 3f64.sqrt());
+    close(Some(t), 3.0 * 3f64.sqrt(), "bert t");
+    // df = 2: the t CDF has the closed form 1/2 + t / (2 sqrt(2 + t^2)).
+    let p_bert = 1.0 - t.abs() / (2.0 + t * t).sqrt();
+    close(num(row, "p_value"), p_bert, "bert p-value");
+    assert!((p_bert - 0.0351).abs() < 1e-4, "{p_bert}");
     // 95% CI half-width: t(0.975, 2) = 4.302652729911275.
     close(
         num(row, "ci95"),
@@ -365,17 +380,35 @@ fn summary_statistics_match_hand_computation() {
         "bert ci95",
     );
 
-    // nope: two seeds (seed 3 failed), unequal spreads: Welch-Satterthwaite df.
+    // nope: seeds 1 and 2 (seed 3 failed) both have a baseline run: paired over those two, df = 1 (Cauchy).
     let row = find(&rows, "nope", "", "mlm_accuracy");
     assert_eq!(row["n"], "2");
     close(num(row, "mean"), mn, "nope mean");
     close(num(row, "std"), sn, "nope std");
-    let (va, vb) = (sn * sn / 2.0, sb * sb / 3.0);
-    let df = (va + vb).powi(2) / (va * va / 1.0 + vb * vb / 2.0);
-    let t = (mn - mb) / (va + vb).sqrt();
-    use statrs::distribution::{ContinuousCDF, StudentsT};
-    let p = 2.0 * (1.0 - StudentsT::new(0.0, 1.0, df).unwrap().cdf(t.abs()));
-    close(num(row, "p_value"), p, "nope p-value");
+    assert_eq!(row["test"], "paired_t");
+    let diffs = [nope[0] - base[0], nope[1] - base[1]];
+    let (md, sd) = mean_std(&diffs);
+    close(num(row, "delta"), md, "nope delta over matched seeds");
+    assert!(
+        (md - (mn - mb)).abs() > 0.005,
+        "the baseline's unmatched seed 3 is left out"
+    );
+    let t = md / (sd / 2f64.sqrt());
+    let p_nope = 1.0 - 2.0 / std::f64::consts::PI * t.abs().atan();
+    close(num(row, "p_value"), p_nope, "nope p-value");
+    assert!((p_nope - 0.1112).abs() < 1e-4, "{p_nope}");
+
+    // Holm over the m = 2 variants: 2 * 0.0351 = 0.0702 for bert, max(0.0702, 0.1112) for nope.
+    close(
+        num(find(&rows, "bert", "", "mlm_accuracy"), "p_adj"),
+        2.0 * p_bert,
+        "bert p_adj",
+    );
+    close(num(row, "p_adj"), p_nope.max(2.0 * p_bert), "nope p_adj");
+    // MLM loss = 4 - 3 accuracy: the same t, hence the same p-values, in its own family.
+    let loss = find(&rows, "bert", "", "mlm_loss");
+    close(num(loss, "p_value"), p_bert, "bert loss p-value");
+    close(num(loss, "p_adj"), 2.0 * p_bert, "bert loss p_adj");
 
     let row = find(&rows, "deberta", "", "mlm_accuracy");
     close(num(row, "delta"), 0.0, "baseline delta");
@@ -384,6 +417,7 @@ fn summary_statistics_match_hand_computation() {
         None,
         "the baseline is not tested against itself"
     );
+    assert_eq!((row["test"].as_str(), num(row, "p_adj")), ("", None));
 
     // Fine-tuning: the test scores at the best valid evaluation.
     let ft: Vec<f64> = SEEDS.iter().map(|&s| bshift_best("bert", s).0).collect();
@@ -413,6 +447,73 @@ fn summary_statistics_match_hand_computation() {
     let first = |v: &str| order.iter().position(|x| *x == v).unwrap();
     assert!(first("deberta") < first("bert") && first("bert") < first("nope"));
     assert!(root.join("summary.parquet").metadata().unwrap().len() > 100);
+}
+
+#[test]
+fn unmatched_seeds_fall_back_to_welch() {
+    // The baseline's seed 3 failed: bert's seed 3 has no partner (Welch); nope's seeds 1, 2 all do (paired).
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    build_with(root, |v, s| (v == "deberta" || v == "nope") && s == 3);
+    let out = write_report(root).unwrap();
+    let rows = summary_rows(root);
+    let acc = |v: &str, seeds: &[u64]| {
+        seeds
+            .iter()
+            .map(|&s| mlm_accuracy(v, s))
+            .collect::<Vec<_>>()
+    };
+    let (base, bert, nope) = (
+        acc("deberta", &[1, 2]),
+        acc("bert", &SEEDS),
+        acc("nope", &[1, 2]),
+    );
+    let ((mb, sb), (mr, sr)) = (mean_std(&base), mean_std(&bert));
+
+    let row = find(&rows, "bert", "", "mlm_accuracy");
+    assert_eq!(row["test"], "welch");
+    close(
+        num(row, "delta"),
+        mr - mb,
+        "Welch delta = difference of the means",
+    );
+    // Welch-Satterthwaite by hand.
+    let (va, vb) = (sr * sr / 3.0, sb * sb / 2.0);
+    let df = (va + vb).powi(2) / (va * va / 2.0 + vb * vb / 1.0);
+    let t = (mr - mb) / (va + vb).sqrt();
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let p_bert = 2.0 * (1.0 - StudentsT::new(0.0, 1.0, df).unwrap().cdf(t.abs()));
+    close(num(row, "p_value"), p_bert, "bert Welch p-value");
+
+    let row = find(&rows, "nope", "", "mlm_accuracy");
+    assert_eq!(row["test"], "paired_t");
+    let diffs = [nope[0] - base[0], nope[1] - base[1]];
+    let (md, sd) = mean_std(&diffs);
+    let p_nope = 1.0 - 2.0 / std::f64::consts::PI * (md / (sd / 2f64.sqrt())).abs().atan();
+    close(num(row, "p_value"), p_nope, "nope paired p-value");
+
+    // Holm over both, whatever test gave each p-value.
+    let (lo, hi) = (p_bert.min(p_nope), p_bert.max(p_nope));
+    let (adj_lo, adj_hi) = ((2.0 * lo).min(1.0), hi.max((2.0 * lo).min(1.0)));
+    let expect = |p: f64| if p == lo { adj_lo } else { adj_hi };
+    close(
+        num(find(&rows, "bert", "", "mlm_accuracy"), "p_adj"),
+        expect(p_bert),
+        "bert p_adj",
+    );
+    close(num(row, "p_adj"), expect(p_nope), "nope p_adj");
+
+    // report.md names both tests and marks the Welch cells.
+    let md = std::fs::read_to_string(&out.report_md).unwrap();
+    assert!(
+        md.contains("Welch's two-sided unequal-variance t-test"),
+        "{md}"
+    );
+    assert!(md.contains("the two-sided paired t-test"), "{md}");
+    let bert_row = md.lines().find(|l| l.starts_with("| bert |")).unwrap();
+    assert!(bert_row.contains("(+7.00†)"), "{bert_row}");
+    let nope_row = md.lines().find(|l| l.starts_with("| nope |")).unwrap();
+    assert!(!nope_row.contains('†'), "{nope_row}");
 }
 
 #[test]
@@ -478,7 +579,20 @@ fn charts_and_report_are_written() {
         .lines()
         .find(|l| l.starts_with("| bert |"))
         .expect("bert row");
-    assert!(bert_row.contains("38.00 ± 2.00 (+6.00\\*)"), "{bert_row}");
+    // Raw p = 0.035 < 0.05, but the marker follows the Holm-adjusted p = 0.070: no star.
+    assert!(bert_row.contains("38.00 ± 4.00 (+6.00) |"), "{bert_row}");
+    // Perplexity exp(4 - 3 acc): paired t = -6.92, raw p = 0.020, Holm-adjusted 0.040 (nope's is 0.143): `*`.
+    assert!(bert_row.contains("17.55 ± 2.10 (−3.38\\*) |"), "{bert_row}");
+    assert!(!bert_row.contains('†'), "{bert_row}");
+    // The note names the test and the adjustment.
+    assert!(
+        md.contains("the two-sided paired t-test on the per-seed differences")
+            && md.contains("Holm-adjusted (Holm-Bonferroni) over the m variants compared")
+            // m = 2 (bert, nope) except at 256 tokens, where nope has no value.
+            && md.contains("(m = 1 to 2, by metric and grid point)"),
+        "{md}"
+    );
+    assert!(!md.contains("Welch"), "no Welch test was used: {md}");
     let nope_row = md
         .lines()
         .find(|l| l.starts_with("| nope |"))
@@ -578,8 +692,15 @@ fn a_grid_is_reported_per_point() {
     for point in ["optimiser.lr=0.001", "optimiser.lr=0.0003"] {
         let row = find(&rows, "bert", point, "mlm_accuracy");
         assert_eq!(row["n"], "2");
-        let (mb, mr) = (mean_std(&[0.30, 0.32]).0, mean_std(&[0.36, 0.38]).0);
-        close(num(row, "delta"), mr - mb, "delta per point");
+        let diffs: Vec<f64> = [1, 2]
+            .map(|s| mlm_accuracy("bert", s) - mlm_accuracy("deberta", s))
+            .to_vec();
+        close(num(row, "delta"), mean_std(&diffs).0, "delta per point");
+        close(num(row, "delta"), 0.05, "delta per point");
+        // One variant compared per point: m = 1, Holm leaves p as it is.
+        assert_eq!(row["test"], "paired_t");
+        assert_eq!(num(row, "p_adj"), num(row, "p_value"));
+        assert!(num(row, "p_value").is_some());
         let png = root.join(format!("charts/valid_loss_{}.png", point.replace('=', "-")));
         assert!(
             out.charts.contains(&png),

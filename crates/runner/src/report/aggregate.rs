@@ -1,7 +1,8 @@
 //! Aggregation over seeds with polars: a frame with one row per run (variant, grid point, seed, status and
 //! every metric), grouped by (variant, grid point) for n, mean, sample std (ddof 1), min and max of each metric;
-//! then the 95% CI half-width, the delta to the baseline variant at the same grid point, and Welch's p-value
-//! against it ([`super::stats`]). Written in long format as `summary.csv` and `summary.parquet`.
+//! then the 95% CI half-width ([`super::stats`]) and the comparison with the baseline variant at the same grid
+//! point ([`super::compare`]: delta, the test used, raw and Holm-adjusted p-value). Written in long format as
+//! `summary.csv` and `summary.parquet`.
 
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use polars::prelude::{
 };
 
 use super::collect::{Experiment, RunData};
+use super::compare::{self, Test};
 use super::files;
 use super::metrics::{Metric, metrics};
 use super::stats::{self, Moments};
@@ -85,10 +87,16 @@ pub struct SummaryRow {
     pub min: f64,
     /// Largest value over seeds.
     pub max: f64,
-    /// Mean minus the baseline's mean at the same grid point (0 for the baseline itself).
+    /// Difference to the baseline at the same grid point: the mean of the per-seed differences when paired,
+    /// else the difference of the means (0 for the baseline itself).
     pub delta: Option<f64>,
-    /// Welch's two-sided p-value against the baseline (absent for the baseline and when undefined).
+    /// The test against the baseline: paired t when every seed has a baseline value, else Welch (absent for
+    /// the baseline itself and when the baseline has no value).
+    pub test: Option<Test>,
+    /// Two-sided p-value of `test` (absent when there is no test or it is undefined).
     pub p_value: Option<f64>,
+    /// `p_value` Holm-adjusted over the variants compared with the baseline at this grid point and metric.
+    pub p_adj: Option<f64>,
 }
 
 /// The aggregated results.
@@ -195,27 +203,15 @@ pub fn summarise(exp: &Experiment) -> anyhow::Result<Summary> {
                 min: min[g].unwrap_or(mean),
                 max: max[g].unwrap_or(mean),
                 delta: None,
+                test: None,
                 p_value: None,
+                p_adj: None,
             });
         }
     }
 
     let baseline = exp.info.baseline.clone();
-    let base_moments: Vec<Option<Moments>> = rows
-        .iter()
-        .map(|r| {
-            rows.iter()
-                .find(|b| b.variant == baseline && b.point == r.point && b.metric == r.metric)
-                .map(|b| b.moments)
-        })
-        .collect();
-    for (row, base) in rows.iter_mut().zip(base_moments) {
-        let Some(base) = base else { continue };
-        row.delta = Some(row.moments.mean - base.mean);
-        if row.variant != baseline {
-            row.p_value = stats::welch_p_value(&row.moments, &base);
-        }
-    }
+    compare::compare(exp, &metrics, &baseline, &mut rows);
     Ok(Summary {
         baseline,
         metrics,
@@ -223,7 +219,8 @@ pub fn summarise(exp: &Experiment) -> anyhow::Result<Summary> {
     })
 }
 
-/// The summary in long format: variant, point, metric, n, mean, std, ci95, delta, p_value, min, max.
+/// The summary in long format: variant, point, metric, n, mean, std, ci95, delta, test (`paired_t`, `welch`
+/// or empty), p_value, p_adj, min, max.
 pub fn summary_frame(summary: &Summary) -> PolarsResult<DataFrame> {
     let rows = &summary.rows;
     let text = |f: fn(&SummaryRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
@@ -242,7 +239,12 @@ pub fn summary_frame(summary: &Summary) -> PolarsResult<DataFrame> {
             Column::new("std".into(), num(|r| r.moments.std)),
             Column::new("ci95".into(), num(|r| r.ci95)),
             Column::new("delta".into(), num(|r| r.delta)),
+            Column::new(
+                "test".into(),
+                text(|r| r.test.map(Test::name).unwrap_or_default()),
+            ),
             Column::new("p_value".into(), num(|r| r.p_value)),
+            Column::new("p_adj".into(), num(|r| r.p_adj)),
             Column::new("min".into(), num(|r| Some(r.min))),
             Column::new("max".into(), num(|r| Some(r.max))),
         ],

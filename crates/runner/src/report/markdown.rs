@@ -1,13 +1,15 @@
 //! `report.md`: the experiment's title, an ablation table shaped like the DeBERTa paper's (variants as rows,
-//! metrics as columns, `mean ± std` over seeds with the delta to the baseline and a significance marker),
-//! the length and cost tables, a note on the columns, the charts, the failed or missing runs, and how the
-//! folder was produced. The text depends only on the folder's files, so a report is reproducible.
+//! metrics as columns, `mean ± std` over seeds with the delta to the baseline and a significance marker from
+//! the Holm-adjusted p-value), the length and cost tables, a note on the columns that names the tests used,
+//! the charts, the failed or missing runs, and how the folder was produced. The text depends only on the
+//! folder's files, so a report is reproducible.
 
 use std::fmt::Write as _;
 
 use super::aggregate::Summary;
 use super::charts::ChartFile;
 use super::collect::Experiment;
+use super::compare::{Test, family_sizes};
 use super::files::CHARTS;
 use super::metrics::{Metric, MetricKind, Source};
 
@@ -209,7 +211,8 @@ fn table(
     md.push('\n');
 }
 
-/// `mean ± std`, then `[n=k]` when k differs from the seed count, then `(Δ with marker)` off the baseline.
+/// `mean ± std`, then `[n=k]` when k differs from the seed count, then `(Δ with marker)` off the baseline: the
+/// stars of the Holm-adjusted p-value, and `†` when the test is Welch's rather than the paired t-test.
 fn cell(summary: &Summary, m: &Metric, variant: &str, point: &str, seeds: u32) -> String {
     let Some(row) = summary.get(variant, point, &m.key) else {
         return "—".to_string();
@@ -228,14 +231,51 @@ fn cell(summary: &Summary, m: &Metric, variant: &str, point: &str, seeds: u32) -
         && m.kind != MetricKind::Count
     {
         let sign = if d < 0.0 { "−" } else { "+" };
+        let welch = if row.test == Some(Test::Welch) {
+            "†"
+        } else {
+            ""
+        };
         let _ = write!(
             s,
-            " ({sign}{}{})",
+            " ({sign}{}{}{welch})",
             value(m.kind, d.abs()),
-            stars(row.p_value)
+            stars(row.p_adj)
         );
     }
     s
+}
+
+/// The `m` of the Holm adjustment: one value, or the range over (grid point, metric).
+fn family_note(summary: &Summary) -> String {
+    let sizes = family_sizes(&summary.rows);
+    match (sizes.iter().min(), sizes.iter().max()) {
+        (Some(a), Some(b)) if a == b => format!("m = {a}"),
+        (Some(a), Some(b)) => format!("m = {a} to {b}, by metric and grid point"),
+        _ => "no p-value here".to_string(),
+    }
+}
+
+/// Which tests gave the p-values of the report.
+fn tests_note(summary: &Summary) -> String {
+    let count = |t: Test| {
+        summary
+            .rows
+            .iter()
+            .filter(|r| r.test == Some(t) && r.p_value.is_some())
+            .count()
+    };
+    let (paired, welch) = (count(Test::PairedT), count(Test::Welch));
+    let paired_text = "the two-sided paired t-test on the per-seed differences with the baseline \
+                       (df = pairs − 1), used where every seed of the variant has a baseline run";
+    let welch_text = "Welch's two-sided unequal-variance t-test over seeds, used where the seeds do not all \
+                      match the baseline's (marked `†`)";
+    match (paired, welch) {
+        (0, 0) => "none could be computed (fewer than two seeds or no spread)".to_string(),
+        (_, 0) => format!("{paired_text} (all {paired} comparisons)"),
+        (0, _) => format!("{welch_text} (all {welch} comparisons)"),
+        _ => format!("{paired_text} ({paired} comparisons); {welch_text} ({welch} comparisons)"),
+    }
 }
 
 fn stars(p: Option<f64>) -> &'static str {
@@ -279,11 +319,15 @@ fn column_notes(md: &mut String, exp: &Experiment, summary: &Summary) {
     let _ = writeln!(
         md,
         "- In brackets: the difference to the baseline `{}` at the same grid point, in the column's unit \
-         (percentage points for %), marked `*` for p < 0.05 and `**` for p < 0.01 by Welch's two-sided t-test \
-         over seeds (no correction for multiple comparisons; with few seeds the test has little power, so no \
-         marker is not evidence of no effect). The 95% confidence half-widths (Student t) and p-values are in \
-         `summary.csv`.",
-        summary.baseline
+         (percentage points for %): the mean of the per-seed differences when the seeds are paired, else the \
+         difference of the means. Marked `*` for p < 0.05 and `**` for p < 0.01, p being Holm-adjusted \
+         (Holm-Bonferroni) over the m variants compared with the baseline at that grid point and metric ({}). \
+         Test: {}. With few seeds the tests have little power, so no marker is not evidence of no effect. The \
+         test of each row (`test`), the raw and adjusted p-values (`p_value`, `p_adj`) and the 95% confidence \
+         half-widths (Student t) are in `summary.csv`.",
+        summary.baseline,
+        family_note(summary),
+        tests_note(summary),
     );
     md.push_str(
         "- MLM: the last evaluation on the valid split at the end of pre-training: loss in nats per masked \

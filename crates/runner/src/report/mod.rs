@@ -2,7 +2,8 @@
 //! [`crate::experiment::record`]) and writes, into that folder, the aggregated results and a readable report:
 //!
 //! * `summary.csv` and `summary.parquet`: one row per (variant, grid point, metric) with n, mean, std, 95% CI
-//!   half-width, delta to the baseline and Welch's p-value ([`aggregate`], over the [`metrics`]);
+//!   half-width, delta to the baseline, the test used (paired t over matched seeds, else Welch) and its raw and
+//!   Holm-adjusted p-values ([`aggregate`], [`compare`], over the [`metrics`]);
 //! * `charts/*.png` and `charts/*.svg`: validation loss curves, final metrics, length extrapolation, attention
 //!   maps and throughput ([`charts`]);
 //! * `report.md`: the ablation table, the charts, the failed or missing runs, and how it was produced
@@ -16,6 +17,7 @@ pub mod aggregate;
 mod appendix;
 pub mod charts;
 pub mod collect;
+pub mod compare;
 pub mod files;
 pub mod markdown;
 pub mod metrics;
