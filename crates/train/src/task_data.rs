@@ -27,8 +27,8 @@ pub struct TaskData {
     pub test: Vec<TaskExample>,
 }
 
-/// The task folder to read: `tasks_dir` when given, else one in `cache_dir` keyed by the run's shards,
-/// built now if missing.
+/// The task folder to read: `tasks_dir` when given, else one in `cache_dir` keyed by the task rules'
+/// version and the run's shards, built now if missing.
 pub fn task_folder(
     task: FinetuneTask,
     tasks_dir: Option<&Path>,
@@ -49,7 +49,8 @@ pub fn task_folder(
     let shards = prepare_data(&run.spec, cache_dir)?;
     let key = &shards.index().fingerprint;
     let dir = cache_dir.join(format!(
-        "tasks-{}-{}",
+        "tasks-v{}-{}-{}",
+        ablate_data::tasks::TASK_RULES_VERSION,
         &key[..key.len().min(16)],
         task.name()
     ));

@@ -47,6 +47,10 @@ use crate::atomic;
 use crate::error::{DataError, IoContext, Result};
 use crate::hashing::{domain, rng_for};
 
+/// Version of the rules that build task sets (2: splits by held-out stretch, no pre-training text in valid or
+/// test). Caches of built task sets are keyed by it, so sets built under older rules are never reused.
+pub const TASK_RULES_VERSION: u32 = 2;
+
 pub use build::{TASKS_FILE, TaskKind, TaskOptions, TasksReport, build_tasks};
 pub use encode::{ClassBatch, encode_examples};
 pub use lenext::{LenextReport, read_sequences};
