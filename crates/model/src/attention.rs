@@ -1,15 +1,22 @@
-//! The attention core, written once. Every position scheme reaches it through [`LayerPosition`] and
-//! [`PositionInputs`]: score terms added before the scale, a value term added after the value product.
+//! The attention core, written once. Every position scheme reaches it through the four hooks of
+//! [`AttentionHooks`], called in this order, and through nothing else:
 //!
-//! `scores = (q k^T + terms) / sqrt(d_head * (1 + n_terms)) + mask`, softmax with the row maximum subtracted
-//! (logits in f32), dropout, `probs v (+ value term)`, output projection, residual, LayerNorm.
+//! ```text
+//! (q, k) = transform(q, k)
+//! s      = (q k^T + terms) / scale + bias + mask,   scale = sqrt(d_head * (1 + n_terms))
+//! p      = dropout(softmax(s))                       (row maximum subtracted, logits in f32)
+//! out    = p v + value_term
+//! ```
+//!
+//! then the output projection, residual and LayerNorm.
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Tensor, backend::Backend};
 
 use crate::config::ModelConfig;
-use crate::position::{LayerPosition, PositionInputs, PositionScheme, linear};
+use crate::position::hooks::{AttentionHooks, Content, add_bias};
+use crate::position::{LayerPosition, PositionInputs, linear};
 use crate::rows;
 
 /// Query/key/value projections, the scheme's per-layer parameters, and the core (HF
@@ -71,7 +78,7 @@ impl<B: Backend> Attention<B> {
                 query_proj: linear(model.hidden_size, all_head, true, device),
                 key_proj: linear(model.hidden_size, all_head, true, device),
                 value_proj: linear(model.hidden_size, all_head, true, device),
-                rel: LayerPosition::init(model, device),
+                rel: LayerPosition::init(&model.position, &model.dims(), device),
                 dropout: DropoutConfig::new(model.attention_probs_dropout_prob).init(),
                 num_heads: model.num_attention_heads,
                 scale,
@@ -90,7 +97,6 @@ impl<B: Backend> Attention<B> {
     /// additive, broadcastable to `[B, H, Nq, Nk]` (0 where attended, a large negative number elsewhere).
     pub fn forward(
         &self,
-        scheme: &PositionScheme,
         query_states: Tensor<B, 3>,
         kv_states: Tensor<B, 3>,
         mask_bias: Tensor<B, 4>,
@@ -98,7 +104,6 @@ impl<B: Backend> Attention<B> {
         keep_probs: bool,
     ) -> AttentionOutput<B> {
         let (context, probs) = self.self_attn.forward(
-            scheme,
             query_states.clone(),
             kv_states,
             mask_bias,
@@ -127,55 +132,73 @@ impl<B: Backend> SelfAttention<B> {
     /// The core: returns the context `[B, Nq, H * d]` and, when asked, the probabilities.
     pub fn forward(
         &self,
-        scheme: &PositionScheme,
         query_states: Tensor<B, 3>,
         kv_states: Tensor<B, 3>,
         mask_bias: Tensor<B, 4>,
         inputs: &PositionInputs<B>,
         keep_probs: bool,
     ) -> (Tensor<B, 3>, Option<Tensor<B, 4>>) {
+        let pos = self.hooks(inputs);
         let q = self.split_heads(rows::linear(&self.query_proj, query_states));
         let k = self.split_heads(rows::linear(&self.key_proj, kv_states.clone()));
         let v = self.split_heads(rows::linear(&self.value_proj, kv_states));
 
-        let mut scores = q.clone().matmul(k.clone().swap_dims(2, 3));
-        if let Some(terms) = self.score_terms(scheme, &q, &k, inputs) {
-            scores = scores + terms;
-        }
+        let (q, k) = pos.transform(q, k);
+        let scores = Self::unscaled(pos.as_ref(), &q, &k);
+        // the bias after the scale joins the additive mask: s = (q k^T + terms) / scale + (bias + mask)
+        let mask_bias = match pos.scaled_bias() {
+            Some(bias) => add_bias(mask_bias, bias),
+            None => mask_bias,
+        };
         let scores = scores / self.scale + mask_bias;
         let probs = rows::softmax_last(scores);
         let kept = keep_probs.then(|| probs.clone());
         let probs = self.dropout.forward(probs);
 
         let mut context = probs.clone().matmul(v);
-        if let (Some(LayerPosition::Shaw(t)), PositionInputs::Shaw(index)) = (&self.rel, inputs)
-            && let Some(value) = t.value_term(&probs, index)
-        {
+        if let Some(value) = pos.value_term(&probs) {
             context = context + value;
         }
         let [b, h, nq, d] = context.dims();
         (context.swap_dims(1, 2).reshape([b, nq, h * d]), kept)
     }
 
-    /// The scheme's additive score terms, unscaled.
-    pub fn score_terms(
+    /// The position scheme as this layer sees it: `inputs` (built once per forward pass) with this layer's
+    /// own position parameters and content projections.
+    pub fn hooks<'a>(&'a self, inputs: &'a PositionInputs<B>) -> Box<dyn AttentionHooks<B> + 'a> {
+        inputs.hooks(
+            self.rel.as_ref(),
+            Content {
+                query_proj: &self.query_proj,
+                key_proj: &self.key_proj,
+            },
+        )
+    }
+
+    /// The scores before the mask, `(q k^T + terms) / scale + bias`, for `q` `[B, H, Nq, d]` and `k`
+    /// `[B, H, Nk, d]` as they leave the projections (the transform is applied here): what the core feeds
+    /// the softmax, less the mask.
+    pub fn scores(
         &self,
-        scheme: &PositionScheme,
-        q: &Tensor<B, 4>,
-        k: &Tensor<B, 4>,
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
         inputs: &PositionInputs<B>,
-    ) -> Option<Tensor<B, 4>> {
-        match (&self.rel, inputs, scheme) {
-            (Some(LayerPosition::Shaw(t)), PositionInputs::Shaw(index), _) => {
-                Some(t.score_terms(q, index))
-            }
-            (Some(LayerPosition::Xl(t)), PositionInputs::Xl(x), _) => Some(t.score_terms(q, k, x)),
-            (
-                Some(LayerPosition::Deberta(t)),
-                PositionInputs::Deberta(x),
-                PositionScheme::Deberta(c),
-            ) => t.score_terms(c, q, k, x, &self.query_proj, &self.key_proj),
-            _ => None,
+    ) -> Tensor<B, 4> {
+        let pos = self.hooks(inputs);
+        let (q, k) = pos.transform(q, k);
+        let scores = Self::unscaled(pos.as_ref(), &q, &k) / self.scale;
+        match pos.scaled_bias() {
+            Some(bias) => add_bias(scores, bias),
+            None => scores,
+        }
+    }
+
+    /// `q k^T + terms`.
+    fn unscaled(pos: &dyn AttentionHooks<B>, q: &Tensor<B, 4>, k: &Tensor<B, 4>) -> Tensor<B, 4> {
+        let scores = q.clone().matmul(k.clone().swap_dims(2, 3));
+        match pos.score_terms(q, k) {
+            Some(terms) => scores + terms,
+            None => scores,
         }
     }
 }

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
-use crate::position::PositionScheme;
+use crate::position::{AbsoluteEmbedding, Dims, PositionScheme};
 
 /// The activation of the feed-forward block (HF `hidden_act`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -136,16 +136,22 @@ impl ModelConfig {
             .unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
     }
 
+    /// The sizes the position scheme is built from.
+    pub fn dims(&self) -> Dims {
+        Dims {
+            hidden: self.hidden_size,
+            heads: self.num_attention_heads,
+            head_size: self.head_size(),
+            layer_norm_eps: self.layer_norm_eps,
+            dropout: self.hidden_dropout_prob,
+        }
+    }
+
     /// Whether the embeddings hold a learned absolute position table.
     pub fn has_learned_positions(&self) -> bool {
         self.position_biased_input
             || self.decoder == MlmDecoder::Emd
-            || matches!(
-                self.position,
-                PositionScheme::Absolute(crate::position::AbsoluteConfig {
-                    embedding: crate::position::AbsoluteEmbedding::Learned
-                })
-            )
+            || self.position.input_embedding() == Some(AbsoluteEmbedding::Learned)
     }
 
     /// Checks sizes and rejects conflicting options, with a message naming the key and the fix.
@@ -208,9 +214,10 @@ impl ModelConfig {
             return Err(ConfigError::new(
                 "position_biased_input",
                 format!(
-                    "only combines with a relative scheme (shaw, xl, deberta); the {} scheme {}",
+                    "only combines with a scheme that acts inside attention ({}); the {} scheme {}",
+                    PositionScheme::relative_names().join(", "),
                     self.position.name(),
-                    if matches!(self.position, PositionScheme::Nope) {
+                    if self.position.input_embedding().is_none() {
                         "means no position information at all"
                     } else {
                         "already adds positions at the input"
@@ -236,7 +243,11 @@ impl ModelConfig {
                     ),
                     PositionScheme::Shaw(_)
                     | PositionScheme::Xl(_)
-                    | PositionScheme::Deberta(_) => None,
+                    | PositionScheme::Deberta(_)
+                    | PositionScheme::Alibi(_)
+                    | PositionScheme::Rope(_)
+                    | PositionScheme::T5(_)
+                    | PositionScheme::Fire(_) => None,
                 }
             };
             if let Some(why) = why {
@@ -248,7 +259,7 @@ impl ModelConfig {
                 ));
             }
         }
-        self.position.validate(self)
+        self.position.validate(&self.dims())
     }
 
     /// Parses a config from TOML text, rejecting unknown keys, then validates it.

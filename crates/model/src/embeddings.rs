@@ -6,8 +6,8 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, La
 use burn::tensor::{Int, Tensor, backend::Backend};
 
 use crate::config::ModelConfig;
+use crate::position::AbsoluteEmbedding;
 use crate::position::absolute::sinusoid_table;
-use crate::position::{AbsoluteConfig, AbsoluteEmbedding, PositionScheme};
 
 /// How absolute positions enter at the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,13 +55,13 @@ impl<B: Backend> Embeddings<B> {
                 .detach()
                 .require_grad()
         });
-        let input_positions = match model.position {
-            PositionScheme::Absolute(AbsoluteConfig {
-                embedding: AbsoluteEmbedding::Sinusoidal,
-            }) => InputPositions::Sinusoidal,
-            PositionScheme::Absolute(_) => InputPositions::Learned,
-            _ if model.position_biased_input => InputPositions::Learned,
-            _ => InputPositions::None,
+        let input_positions = match (
+            model.position.input_embedding(),
+            model.position_biased_input,
+        ) {
+            (Some(AbsoluteEmbedding::Sinusoidal), _) => InputPositions::Sinusoidal,
+            (Some(AbsoluteEmbedding::Learned), _) | (None, true) => InputPositions::Learned,
+            (None, false) => InputPositions::None,
         };
         Self {
             word_embeddings,

@@ -89,7 +89,7 @@ impl<B: Backend> Model<B> {
                 layer: (0..config.num_hidden_layers)
                     .map(|_| Layer::init(config, device))
                     .collect(),
-                rel: SharedPosition::init(config, device),
+                rel: SharedPosition::init(&config.position, &config.dims(), device),
             },
             config: config.clone(),
         })
@@ -116,7 +116,13 @@ impl<B: Backend> Model<B> {
 
     /// The position inputs for `positions`, built once and shared by every layer.
     pub fn position_inputs(&self, positions: &Positions, device: &B::Device) -> PositionInputs<B> {
-        PositionInputs::new(&self.config, self.encoder.rel.as_ref(), positions, device)
+        PositionInputs::new(
+            &self.config.position,
+            &self.config.dims(),
+            self.encoder.rel.as_ref(),
+            positions,
+            device,
+        )
     }
 
     /// Runs embeddings and encoder. Inputs longer than [`Self::max_input_len`] are the caller's error
@@ -138,28 +144,63 @@ impl<B: Backend> Model<B> {
     ) -> EncoderOutput<B> {
         let device = sum.device();
         let n = sum.dims()[1];
-        let mut hidden = self.embeddings.finish(sum, input.attention_mask.clone());
+        let hidden = self.embeddings.finish(sum, input.attention_mask.clone());
         let inputs = self.position_inputs(&Positions::square(n), &device);
         let mask_bias = input.full_mask_bias(self.config.num_attention_heads, n);
-        let mut attentions = Vec::new();
-        let mut penultimate = hidden.clone();
-        for layer in &self.encoder.layer {
-            penultimate = hidden.clone();
-            let out = layer.forward(
-                &self.config.position,
-                hidden.clone(),
-                hidden,
-                mask_bias.clone(),
-                &inputs,
-                keep_attentions,
-            );
-            hidden = out.hidden;
-            attentions.extend(out.probs);
-        }
-        EncoderOutput {
-            last_hidden_state: hidden,
-            penultimate,
-            attentions,
-        }
+        run_layers(
+            &self.encoder.layer,
+            hidden,
+            KeysValues::Own,
+            &mask_bias,
+            &inputs,
+            keep_attentions,
+        )
+    }
+}
+
+/// Where the layers of [`run_layers`] take their keys and values from.
+#[derive(Debug, Clone)]
+pub enum KeysValues<B: Backend> {
+    /// From their own input: self-attention (the encoder).
+    Own,
+    /// From this fixed tensor `[B, N, hidden]`, whatever the query (the Enhanced Mask Decoder's H_{L-1}).
+    Fixed(Tensor<B, 3>),
+}
+
+/// The one loop over layers, shared by the encoder and the Enhanced Mask Decoder: each of `layers` in turn
+/// attends from the running hidden state (starting at `query` `[B, Nq, hidden]`) to `kv`, with the additive
+/// `mask_bias` `[B, H, Nq, Nk]` and the position `inputs` of this pass. `penultimate` in the output is the
+/// input of the last layer.
+pub fn run_layers<'a, B: Backend>(
+    layers: impl IntoIterator<Item = &'a Layer<B>>,
+    query: Tensor<B, 3>,
+    kv: KeysValues<B>,
+    mask_bias: &Tensor<B, 4>,
+    inputs: &PositionInputs<B>,
+    keep_attentions: bool,
+) -> EncoderOutput<B> {
+    let mut hidden = query;
+    let mut penultimate = hidden.clone();
+    let mut attentions = Vec::new();
+    for layer in layers {
+        penultimate = hidden.clone();
+        let kv_states = match &kv {
+            KeysValues::Own => hidden.clone(),
+            KeysValues::Fixed(t) => t.clone(),
+        };
+        let out = layer.forward(
+            hidden,
+            kv_states,
+            mask_bias.clone(),
+            inputs,
+            keep_attentions,
+        );
+        hidden = out.hidden;
+        attentions.extend(out.probs);
+    }
+    EncoderOutput {
+        last_hidden_state: hidden,
+        penultimate,
+        attentions,
     }
 }

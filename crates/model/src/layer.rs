@@ -6,7 +6,7 @@ use burn::tensor::{Tensor, backend::Backend};
 
 use crate::attention::{Attention, AttentionOutput};
 use crate::config::{HiddenAct, ModelConfig};
-use crate::position::{PositionInputs, PositionScheme, linear};
+use crate::position::{PositionInputs, linear};
 use crate::rows;
 
 /// Feed-forward expansion (HF `DebertaV2Intermediate`).
@@ -63,21 +63,15 @@ impl<B: Backend> Layer<B> {
     /// Runs the layer: queries from `query_states`, keys and values from `kv_states`.
     pub fn forward(
         &self,
-        scheme: &PositionScheme,
         query_states: Tensor<B, 3>,
         kv_states: Tensor<B, 3>,
         mask_bias: Tensor<B, 4>,
         inputs: &PositionInputs<B>,
         keep_probs: bool,
     ) -> AttentionOutput<B> {
-        let AttentionOutput { hidden, probs } = self.attention.forward(
-            scheme,
-            query_states,
-            kv_states,
-            mask_bias,
-            inputs,
-            keep_probs,
-        );
+        let AttentionOutput { hidden, probs } =
+            self.attention
+                .forward(query_states, kv_states, mask_bias, inputs, keep_probs);
         let inner = self
             .act
             .forward(rows::linear(&self.intermediate.dense, hidden.clone()));

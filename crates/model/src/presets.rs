@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::{MlmDecoder, ModelConfig};
 use crate::error::ConfigError;
 use crate::position::{
-    AbsoluteConfig, DisentangledConfig, PosAttType, PositionScheme, ShawConfig, XlConfig,
+    AbsoluteConfig, AlibiConfig, DisentangledConfig, FireConfig, PosAttType, PositionScheme,
+    RopeConfig, ShawConfig, T5Config, XlConfig,
 };
 
 /// A named starting configuration.
@@ -37,11 +38,19 @@ pub enum Preset {
     DebertaNoEmdNoP2c,
     /// DeBERTa-v3-style attention: log buckets (256 of 512), shared keys, LayerNormed table, no EMD.
     DebertaV3,
+    /// ALiBi: a fixed per-head linear distance bias after the scale.
+    Alibi,
+    /// RoPE: q and k rotated by position (base 10000).
+    Rope,
+    /// T5's learned bias per log bucket (32 buckets, max distance 128) and head, shared by the layers.
+    T5,
+    /// FIRE: an MLP (width 32) of the normalised log distance and its direction, shared by the layers.
+    Fire,
 }
 
 impl Preset {
     /// Every preset, in the order of the ablation table.
-    pub const ALL: [Preset; 12] = [
+    pub const ALL: [Preset; 16] = [
         Preset::Bert,
         Preset::Shaw,
         Preset::Xl,
@@ -54,6 +63,10 @@ impl Preset {
         Preset::DebertaNoEmdNoC2p,
         Preset::DebertaNoEmdNoP2c,
         Preset::DebertaV3,
+        Preset::Alibi,
+        Preset::Rope,
+        Preset::T5,
+        Preset::Fire,
     ];
 
     /// The name used in config files and on the command line.
@@ -123,6 +136,26 @@ impl Preset {
                 MlmDecoder::Plain,
                 false,
             ),
+            Self::Alibi => (
+                PositionScheme::Alibi(AlibiConfig::default()),
+                MlmDecoder::Plain,
+                false,
+            ),
+            Self::Rope => (
+                PositionScheme::Rope(RopeConfig::default()),
+                MlmDecoder::Plain,
+                false,
+            ),
+            Self::T5 => (
+                PositionScheme::T5(T5Config::default()),
+                MlmDecoder::Plain,
+                false,
+            ),
+            Self::Fire => (
+                PositionScheme::Fire(FireConfig::default()),
+                MlmDecoder::Plain,
+                false,
+            ),
         };
         ModelConfig {
             position,
@@ -174,4 +207,39 @@ fn merge(mut base: toml::Table, over: &toml::Table) -> toml::Table {
         }
     }
     base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Preset;
+
+    /// Fails to compile when a preset is added: give it an arm here and add it to [`Preset::ALL`].
+    fn index(p: Preset) -> usize {
+        match p {
+            Preset::Bert => 0,
+            Preset::Shaw => 1,
+            Preset::Xl => 2,
+            Preset::Nope => 3,
+            Preset::Deberta => 4,
+            Preset::DebertaNoEmd => 5,
+            Preset::DebertaAp => 6,
+            Preset::DebertaNoC2p => 7,
+            Preset::DebertaNoP2c => 8,
+            Preset::DebertaNoEmdNoC2p => 9,
+            Preset::DebertaNoEmdNoP2c => 10,
+            Preset::DebertaV3 => 11,
+            Preset::Alibi => 12,
+            Preset::Rope => 13,
+            Preset::T5 => 14,
+            Preset::Fire => 15,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_preset_once() {
+        let mut seen: Vec<usize> = Preset::ALL.iter().map(|&p| index(p)).collect();
+        seen.sort();
+        assert_eq!(seen, (0..Preset::ALL.len()).collect::<Vec<_>>());
+        assert_eq!(Preset::ALL.len(), 16, "the number of arms of `index`");
+    }
 }

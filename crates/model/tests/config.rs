@@ -118,6 +118,38 @@ fn conflicts_are_rejected_when_the_config_is_built() {
             "hidden_dropout_prob = 1.5",
             "hidden_dropout_prob",
         ),
+        (
+            Preset::Rope,
+            "attention_head_size = 5",
+            "attention_head_size",
+        ),
+        (Preset::Rope, "position = { base = 0.5 }", "position.base"),
+        (
+            Preset::T5,
+            "position = { num_buckets = 7 }",
+            "position.num_buckets",
+        ),
+        (
+            Preset::T5,
+            "position = { max_distance = 4 }",
+            "position.max_distance",
+        ),
+        (
+            Preset::Fire,
+            "position = { mlp_width = 0 }",
+            "position.mlp_width",
+        ),
+        (
+            Preset::Fire,
+            "position = { init_c = 0.0 }",
+            "position.init_c",
+        ),
+        (Preset::Alibi, "position = { slope = 1 }", "position"),
+        (
+            Preset::Fire,
+            "position = { normaliser = \"key\" }",
+            "position",
+        ),
     ];
     for (preset, over, key) in cases {
         let err = preset.config_with(&table(over)).unwrap_err();
@@ -144,8 +176,53 @@ fn emd_is_rejected_where_the_official_code_would_skip_it_or_positions_would_leak
         let plain = format!("{overrides}\ndecoder = \"plain\"");
         Preset::Deberta.config_with(&table(&plain)).unwrap();
     }
-    for kind in ["shaw", "xl", "deberta"] {
+    for kind in ["shaw", "xl", "deberta", "alibi", "rope", "t5", "fire"] {
         let text = format!("position = {{ kind = \"{kind}\" }}");
         Preset::Deberta.config_with(&table(&text)).unwrap();
+    }
+}
+
+#[test]
+fn the_new_schemes_parse_from_their_keys() {
+    let cfg = Preset::Bert
+        .config_with(&table(
+            "position = { kind = \"fire\", mlp_width = 16, direction = false, normaliser = \"query\" }",
+        ))
+        .unwrap();
+    let PositionScheme::Fire(f) = &cfg.position else {
+        panic!("{cfg:?}")
+    };
+    assert_eq!((f.mlp_width, f.direction), (16, false));
+    let cfg = Preset::Bert
+        .config_with(&table("position = { kind = \"rope\", base = 500.0 }"))
+        .unwrap();
+    assert_eq!(
+        cfg.position,
+        PositionScheme::Rope(ablate_model::position::RopeConfig { base: 500.0 })
+    );
+    let cfg = Preset::Rope
+        .config_with(&table("position_biased_input = true"))
+        .unwrap();
+    assert!(
+        cfg.has_learned_positions(),
+        "RoPE with learned absolute positions on top"
+    );
+    for (kind, name) in [("alibi", "alibi"), ("t5", "t5")] {
+        let cfg = Preset::Bert
+            .config_with(&table(&format!("position = {{ kind = \"{kind}\" }}")))
+            .unwrap();
+        assert_eq!(cfg.position.name(), name);
+        assert!(
+            !cfg.has_learned_positions(),
+            "{kind}: no positions at the input"
+        );
+    }
+    // the conflict message lists every scheme that acts inside attention
+    let err = Preset::Nope
+        .config_with(&table("position_biased_input = true"))
+        .unwrap_err()
+        .to_string();
+    for name in ["shaw", "xl", "deberta", "alibi", "rope", "t5", "fire"] {
+        assert!(err.contains(name), "{name} missing from: {err}");
     }
 }

@@ -1,9 +1,11 @@
 //! Initialisation audit against HF `DebertaV2PreTrainedModel._init_weights` (and `TransfoXL`'s for u, v):
 //! every linear weight and embedding table normal with std 0.02 (`initializer_range`), every bias zero,
-//! LayerNorm weight 1 and bias 0, the padding row of the word embeddings zero. Checked for every preset,
-//! the MLM and the classification model, by walking every parameter with its name.
+//! LayerNorm weight 1 and bias 0, the padding row of the word embeddings zero. T5's bucket table and FIRE's
+//! MLP follow the same rule; FIRE's `log_c` and `log_threshold` (logarithms of its scalars relative to their
+//! configured starting values) start at zero. Checked for every preset, the MLM and the classification model,
+//! by walking every parameter with its name.
 
-use ablate_model::{ClassifierModel, MlmModel, Model, ModelConfig, Preset};
+use ablate_model::{ClassifierModel, MlmModel, Model, ModelConfig, PositionScheme, Preset};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 
@@ -57,6 +59,11 @@ fn check(model_name: &str, params: &[(String, String, Vec<f32>)], hidden: usize)
             );
         } else if leaf == "bias" {
             assert!(v.iter().all(|&x| x == 0.0), "{what}: bias not zero");
+        } else if leaf.starts_with("log_") {
+            assert!(
+                v.iter().all(|&x| x == 0.0),
+                "{what}: log-scalar not at its start"
+            );
         } else {
             let mut v = v.clone();
             if name.ends_with("word_embeddings.weight") {
@@ -99,8 +106,9 @@ fn every_parameter_is_initialised_as_hf_does() {
         );
     }
     // the relative tables and biases named in the audit were all walked
-    for scheme in ["absolute", "shaw", "xl", "deberta", "nope"] {
-        assert!(schemes_seen.contains(scheme), "no preset uses {scheme}");
+    for scheme in PositionScheme::every_kind() {
+        let name = scheme.name();
+        assert!(schemes_seen.contains(name), "no preset uses {name}");
     }
 }
 
@@ -132,4 +140,9 @@ fn the_audit_names_the_tensors_it_must_cover() {
         "{xl}"
     );
     assert!(names(Preset::Shaw).contains("rel_key"));
+    assert!(names(Preset::T5).contains("rel_bias_table"));
+    let fire = names(Preset::Fire);
+    for part in ["mlp_in.weight", "mlp_out.bias", "log_c", "log_threshold"] {
+        assert!(fire.contains(part), "{part} missing from:\n{fire}");
+    }
 }

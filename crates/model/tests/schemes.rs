@@ -85,7 +85,7 @@ fn deberta_case(cfg_d: DisentangledConfig) {
     let cfg = tiny(PositionScheme::Deberta(cfg_d.clone()));
     let (model, q, k, inputs) = setup(&cfg);
     let attn = &model.encoder.layer[0].attention.self_attn;
-    let got = vals(attn.score_terms(&cfg.position, &q, &k, &inputs).unwrap());
+    let got = vals(attn.hooks(&inputs).score_terms(&q, &k).unwrap());
     let table = match &model.encoder.rel {
         Some(SharedPosition::Deberta(t)) => t.table(),
         _ => unreachable!(),
@@ -205,7 +205,7 @@ fn shaw_terms_equal_explicit_loops() {
     }));
     let (model, q, k, inputs) = setup(&cfg);
     let attn = &model.encoder.layer[0].attention.self_attn;
-    let got = vals(attn.score_terms(&cfg.position, &q, &k, &inputs).unwrap());
+    let got = vals(attn.hooks(&inputs).score_terms(&q, &k).unwrap());
     let Some(LayerPosition::Shaw(t)) = &attn.rel else {
         unreachable!()
     };
@@ -262,7 +262,7 @@ fn xl_terms_equal_explicit_loops() {
     }
     let inputs = model.position_inputs(&Positions::square(N), &dev);
     let attn = &model.encoder.layer[0].attention.self_attn;
-    let got = vals(attn.score_terms(&cfg.position, &q, &k, &inputs).unwrap());
+    let got = vals(attn.hooks(&inputs).score_terms(&q, &k).unwrap());
     let Some(LayerPosition::Xl(t)) = &attn.rel else {
         unreachable!()
     };
@@ -398,7 +398,7 @@ fn relative_terms_are_shift_invariant_and_absolute_inputs_are_not() {
             };
             let (q, k) = (split(&attn.query_proj), split(&attn.key_proj));
             let inputs = model.position_inputs(&Positions::square(tokens.len()), &dev);
-            attn.score_terms(&cfg.position, &q, &k, &inputs).unwrap()
+            attn.hooks(&inputs).score_terms(&q, &k).unwrap()
         };
         let full = terms(&ids);
         let shifted = terms(&ids[shift..shift + window]);
@@ -463,11 +463,7 @@ fn gather_gradients_match_finite_differences() {
             ),
         );
         let attn = &model.encoder.layer[0].attention.self_attn;
-        (attn
-            .score_terms(&model.config.position, &q, &k, &inputs)
-            .unwrap()
-            * w)
-            .sum()
+        (attn.hooks(&inputs).score_terms(&q, &k).unwrap() * w).sum()
     }
     let table_ad = Tensor::<AD, 2>::from_inner(table0.clone()).require_grad();
     let loss = objective(

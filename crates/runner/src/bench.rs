@@ -127,7 +127,15 @@ fn bench_config(args: &BenchArgs) -> anyhow::Result<ModelConfig> {
             d.max_relative_positions = args.rel_span
         }
         PositionScheme::Shaw(s) => s.max_relative_position = args.rel_span,
-        _ => {}
+        // bucketed or unbounded: no span to set
+        PositionScheme::Deberta(_)
+        | PositionScheme::Absolute(_)
+        | PositionScheme::Xl(_)
+        | PositionScheme::Alibi(_)
+        | PositionScheme::Rope(_)
+        | PositionScheme::T5(_)
+        | PositionScheme::Fire(_)
+        | PositionScheme::Nope => {}
     }
     cfg.validate()?;
     Ok(cfg)
@@ -152,7 +160,15 @@ fn flops_per_token(cfg: &ModelConfig, seq: usize, batch: usize) -> f64 {
             nl * nterms * 2.0 * (2.0 * span) * h
                 + nl * nproj * 2.0 * (2.0 * span) * h * h / (batch as f64 * l)
         }
-        _ => 0.0,
+        // the other schemes' position work is not counted, as in the reference
+        PositionScheme::Absolute(_)
+        | PositionScheme::Shaw(_)
+        | PositionScheme::Xl(_)
+        | PositionScheme::Alibi(_)
+        | PositionScheme::Rope(_)
+        | PositionScheme::T5(_)
+        | PositionScheme::Fire(_)
+        | PositionScheme::Nope => 0.0,
     };
     lin + attn + rel
 }

@@ -6,7 +6,7 @@
 use burn::tensor::{Tensor, backend::Backend};
 
 use super::{MaskedPositions, gather_rows};
-use crate::encoder::{EncoderInput, Model};
+use crate::encoder::{EncoderInput, KeysValues, Model, run_layers};
 use crate::position::{Positions, QueryPositions};
 
 /// Number of passes through the shared last layer.
@@ -37,7 +37,7 @@ pub fn decode_passes<B: Backend>(
         .embeddings
         .absolute_at(positions.clone())
         .expect("EMD models always hold a position table");
-    let mut query = z + gather_rows(penultimate.clone(), positions);
+    let query = z + gather_rows(penultimate.clone(), positions);
     let inputs = model.position_inputs(
         &Positions {
             query: QueryPositions::PerRow(masked.rows.clone()),
@@ -51,17 +51,13 @@ pub fn decode_passes<B: Backend>(
         .last()
         .expect("a model has at least one layer");
     let mask_bias = input.full_mask_bias(model.config.num_attention_heads, query.dims()[1]);
-    for _ in 0..passes {
-        query = last
-            .forward(
-                &model.config.position,
-                query,
-                penultimate.clone(),
-                mask_bias.clone(),
-                &inputs,
-                false,
-            )
-            .hidden;
-    }
-    query
+    run_layers(
+        std::iter::repeat_n(last, passes),
+        query,
+        KeysValues::Fixed(penultimate),
+        &mask_bias,
+        &inputs,
+        false,
+    )
+    .last_hidden_state
 }

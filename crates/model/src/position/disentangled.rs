@@ -14,9 +14,9 @@ use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use serde::{Deserialize, Serialize};
 
 use super::band;
+use super::hooks::{AttentionHooks, Content};
 use super::relative::{Positions, deberta_delta};
-use super::{heads_of, linear};
-use crate::config::ModelConfig;
+use super::{Dims, heads_of, linear};
 use crate::error::ConfigError;
 
 /// One disentangled score term besides c2c.
@@ -143,14 +143,14 @@ pub struct RelEmbeddings<B: Backend> {
 
 impl<B: Backend> RelEmbeddings<B> {
     /// Builds the table for `cfg` (normal, std 0.02, as HF initialises every embedding).
-    pub fn init(model: &ModelConfig, cfg: &DisentangledConfig, device: &B::Device) -> Self {
+    pub fn init(dims: &Dims, cfg: &DisentangledConfig, device: &B::Device) -> Self {
         Self {
-            rel_embeddings: EmbeddingConfig::new(2 * cfg.att_span(), model.hidden_size)
+            rel_embeddings: EmbeddingConfig::new(2 * cfg.att_span(), dims.hidden)
                 .with_initializer(super::normal_init())
                 .init(device),
             layer_norm: cfg.norm_rel_ebd.then(|| {
-                LayerNormConfig::new(model.hidden_size)
-                    .with_epsilon(model.layer_norm_eps)
+                LayerNormConfig::new(dims.hidden)
+                    .with_epsilon(dims.layer_norm_eps)
                     .init(device)
             }),
         }
@@ -180,6 +180,8 @@ pub struct DisentangledTerms<B: Backend> {
 /// What the disentangled terms need at forward time, built once per pass.
 #[derive(Debug, Clone)]
 pub struct DisentangledInputs<B: Backend> {
+    /// The scheme's config (which terms, which p2c index).
+    pub cfg: DisentangledConfig,
     /// The shared table, `[2 span, hidden]`.
     pub table: Tensor<B, 2>,
     /// `[rows, 1, Nq, Nk]`: table row of c2p (and of p2p).
@@ -215,6 +217,7 @@ impl<B: Backend> DisentangledInputs<B> {
         let c2p_band = band_of(&c2p, nq, nk);
         let p2c_band = band_of(&p2c, nk, nq);
         Self {
+            cfg: cfg.clone(),
             table,
             c2p_index: Tensor::from_data(TensorData::new(c2p, [rows, 1, nq, nk]), &device),
             p2c_index: Tensor::from_data(TensorData::new(p2c, [rows, 1, nk, nq]), &device),
@@ -226,17 +229,16 @@ impl<B: Backend> DisentangledInputs<B> {
 
 impl<B: Backend> DisentangledTerms<B> {
     /// Builds the projections the enabled terms need.
-    pub fn init(model: &ModelConfig, cfg: &DisentangledConfig, device: &B::Device) -> Self {
-        let all_head = model.head_size() * model.num_attention_heads;
+    pub fn init(dims: &Dims, cfg: &DisentangledConfig, device: &B::Device) -> Self {
+        let all_head = dims.all_heads();
         let own = !cfg.share_att_key;
         let needs_key = cfg.has(PosAttType::C2p) || cfg.has(PosAttType::P2p);
         let needs_query = cfg.has(PosAttType::P2c) || cfg.has(PosAttType::P2p);
         Self {
-            pos_key_proj: (own && needs_key)
-                .then(|| linear(model.hidden_size, all_head, true, device)),
+            pos_key_proj: (own && needs_key).then(|| linear(dims.hidden, all_head, true, device)),
             pos_query_proj: (own && needs_query)
-                .then(|| linear(model.hidden_size, all_head, true, device)),
-            pos_dropout: DropoutConfig::new(model.hidden_dropout_prob).init(),
+                .then(|| linear(dims.hidden, all_head, true, device)),
+            pos_dropout: DropoutConfig::new(dims.dropout).init(),
         }
     }
 
@@ -285,6 +287,43 @@ impl<B: Backend> DisentangledTerms<B> {
             add(pp.gather(3, inputs.c2p_index.clone().expand([b, h, nq, nk])));
         }
         score
+    }
+}
+
+/// DeBERTa's scheme as one layer sees it: c2p, p2c (and p2p) before the scale (hook 2).
+#[derive(Debug)]
+pub struct DisentangledAt<'a, B: Backend> {
+    /// The layer's position projections.
+    pub terms: &'a DisentangledTerms<B>,
+    /// The config, table and indices of this forward pass.
+    pub inputs: &'a DisentangledInputs<B>,
+    /// The layer's content projections (used with `share_att_key`).
+    pub content: Content<'a, B>,
+}
+
+impl<B: Backend> AttentionHooks<B> for DisentangledAt<'_, B> {
+    fn transform(&self, q: Tensor<B, 4>, k: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        (q, k)
+    }
+
+    fn score_terms(&self, q: &Tensor<B, 4>, k: &Tensor<B, 4>) -> Option<Tensor<B, 4>> {
+        let c = self.content;
+        self.terms.score_terms(
+            &self.inputs.cfg,
+            q,
+            k,
+            self.inputs,
+            c.query_proj,
+            c.key_proj,
+        )
+    }
+
+    fn scaled_bias(&self) -> Option<Tensor<B, 4>> {
+        None
+    }
+
+    fn value_term(&self, _probs: &Tensor<B, 4>) -> Option<Tensor<B, 4>> {
+        None
     }
 }
 

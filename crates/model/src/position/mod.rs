@@ -1,31 +1,67 @@
 //! Position schemes and the one seam through which they reach the attention core.
 //!
-//! A scheme may (1) add something to the input embeddings, (2) return additive score terms `[B, H, Nq, Nk]`,
-//! (3) transform q and k (none yet), (4) add a value term to the attention output, and (5) say how many score
-//! terms enter the scale `sqrt(d_head * (1 + terms))`. Nothing else. Adding a scheme means one file here, one
-//! arm in [`PositionScheme`] (and in [`LayerPosition`] / [`SharedPosition`] when it has parameters), one
-//! preset, and tests: see docs/extending.md.
+//! A scheme may add something to the input embeddings (absolute positions), and inside attention acts only
+//! through four hooks ([`hooks::AttentionHooks`]), called by the core in this order: transform q and k
+//! (RoPE); unscaled score terms (Shaw, Transformer-XL, DeBERTa); a bias after the scale (ALiBi, T5, FIRE);
+//! a value term (Shaw). [`PositionScheme::scale_terms`] sets the scale `sqrt(d_head * (1 + terms))`.
+//!
+//! Adding a scheme: one file here (its config, its parameters, its hooks), a variant of [`PositionScheme`],
+//! then the arms the compiler asks for (every match over schemes names every scheme), a preset, tests. See
+//! docs/extending.md, which walks through `alibi.rs`.
 
 pub mod absolute;
+pub mod alibi;
 pub mod band;
 pub mod disentangled;
+pub mod fire;
+pub mod hooks;
 pub mod relative;
+pub mod rope;
+pub mod seam;
 pub mod shaw;
+pub mod t5;
 pub mod xl;
 
-use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
-use burn::tensor::{Int, Tensor, backend::Backend};
+use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
 pub use absolute::{AbsoluteConfig, AbsoluteEmbedding};
+pub use alibi::AlibiConfig;
 pub use disentangled::{DisentangledConfig, P2cIndex, PosAttType};
+pub use fire::{FireConfig, FireNormaliser};
+pub use hooks::{AttentionHooks, Content};
 pub use relative::{Positions, QueryPositions};
+pub use rope::RopeConfig;
+pub use seam::{LayerPosition, PositionInputs, SharedPosition};
 pub use shaw::ShawConfig;
+pub use t5::T5Config;
 pub use xl::XlConfig;
 
-use crate::config::ModelConfig;
 use crate::error::ConfigError;
+
+/// The sizes a scheme is built from, and nothing else of the model config, so that a scheme can be built
+/// and tested on its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dims {
+    /// Width of the residual stream (Transformer-XL's sinusoids, DeBERTa's table).
+    pub hidden: usize,
+    /// Number of attention heads.
+    pub heads: usize,
+    /// Width of one head.
+    pub head_size: usize,
+    /// LayerNorm epsilon (DeBERTa's `norm_rel_ebd`).
+    pub layer_norm_eps: f64,
+    /// Dropout on position tables (DeBERTa's `pos_dropout`).
+    pub dropout: f64,
+}
+
+impl Dims {
+    /// `heads * head_size`, the width of the projected queries, keys and values.
+    pub fn all_heads(&self) -> usize {
+        self.heads * self.head_size
+    }
+}
 
 /// The position scheme of a model, chosen by `kind` in a config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +75,14 @@ pub enum PositionScheme {
     Xl(XlConfig),
     /// DeBERTa disentangled attention.
     Deberta(DisentangledConfig),
+    /// ALiBi: a fixed per-head linear distance bias after the scale.
+    Alibi(AlibiConfig),
+    /// RoPE: q and k rotated by position.
+    Rope(RopeConfig),
+    /// T5's learned bias per log bucket of the distance and head, after the scale.
+    T5(T5Config),
+    /// FIRE: an MLP of the normalised log distance, per head, after the scale.
+    Fire(FireConfig),
     /// No position information at all (a control).
     Nope,
 }
@@ -50,6 +94,22 @@ impl Default for PositionScheme {
 }
 
 impl PositionScheme {
+    /// One scheme of every kind, at its defaults, in the order of the enum (for messages, docs and the
+    /// tests that must cover every kind; `tests/plugins.rs` fails to compile when a kind is missing here).
+    pub fn every_kind() -> Vec<Self> {
+        vec![
+            Self::Absolute(AbsoluteConfig::default()),
+            Self::Shaw(ShawConfig::default()),
+            Self::Xl(XlConfig::default()),
+            Self::Deberta(DisentangledConfig::default()),
+            Self::Alibi(AlibiConfig::default()),
+            Self::Rope(RopeConfig::default()),
+            Self::T5(T5Config::default()),
+            Self::Fire(FireConfig::default()),
+            Self::Nope,
+        ]
+    }
+
     /// The scheme's name as written in config files.
     pub fn name(&self) -> &'static str {
         match self {
@@ -57,123 +117,86 @@ impl PositionScheme {
             Self::Shaw(_) => "shaw",
             Self::Xl(_) => "xl",
             Self::Deberta(_) => "deberta",
+            Self::Alibi(_) => "alibi",
+            Self::Rope(_) => "rope",
+            Self::T5(_) => "t5",
+            Self::Fire(_) => "fire",
             Self::Nope => "nope",
         }
     }
 
-    /// Whether the scheme acts inside attention.
+    /// Whether the scheme acts inside attention (and so may be combined with `position_biased_input`).
     pub fn is_relative(&self) -> bool {
-        matches!(self, Self::Shaw(_) | Self::Xl(_) | Self::Deberta(_))
-    }
-
-    /// Number of score terms that enter the scale `sqrt(d_head * (1 + terms))`. Shaw and Transformer-XL keep
-    /// the plain `sqrt(d_head)` of their papers.
-    pub fn scale_terms(&self) -> usize {
         match self {
-            Self::Deberta(c) => c.pos_att_type.len(),
-            _ => 0,
+            Self::Shaw(_)
+            | Self::Xl(_)
+            | Self::Deberta(_)
+            | Self::Alibi(_)
+            | Self::Rope(_)
+            | Self::T5(_)
+            | Self::Fire(_) => true,
+            Self::Absolute(_) | Self::Nope => false,
         }
     }
 
-    /// Checks the scheme's own fields.
-    pub fn validate(&self, model: &ModelConfig) -> Result<(), ConfigError> {
+    /// The names of the schemes that act inside attention, for messages.
+    pub fn relative_names() -> Vec<&'static str> {
+        Self::every_kind()
+            .iter()
+            .filter(|s| s.is_relative())
+            .map(Self::name)
+            .collect()
+    }
+
+    /// The embedding the scheme itself adds at the input, if any (`position_biased_input` may add learned
+    /// positions on top of a relative scheme; see [`crate::ModelConfig::has_learned_positions`]).
+    pub fn input_embedding(&self) -> Option<AbsoluteEmbedding> {
+        match self {
+            Self::Absolute(c) => Some(c.embedding),
+            Self::Shaw(_)
+            | Self::Xl(_)
+            | Self::Deberta(_)
+            | Self::Alibi(_)
+            | Self::Rope(_)
+            | Self::T5(_)
+            | Self::Fire(_)
+            | Self::Nope => None,
+        }
+    }
+
+    /// Number of score terms that enter the scale `sqrt(d_head * (1 + terms))`. Shaw and Transformer-XL keep
+    /// the plain `sqrt(d_head)` of their papers; the biases after the scale do not count.
+    pub fn scale_terms(&self) -> usize {
+        match self {
+            Self::Deberta(c) => c.pos_att_type.len(),
+            Self::Absolute(_)
+            | Self::Shaw(_)
+            | Self::Xl(_)
+            | Self::Alibi(_)
+            | Self::Rope(_)
+            | Self::T5(_)
+            | Self::Fire(_)
+            | Self::Nope => 0,
+        }
+    }
+
+    /// Checks the scheme's own fields against the model's sizes.
+    pub fn validate(&self, dims: &Dims) -> Result<(), ConfigError> {
         match self {
             Self::Shaw(c) => c.validate(),
             Self::Xl(c) => c.validate(),
             Self::Deberta(c) => c.validate(),
+            Self::Alibi(c) => c.validate(),
+            Self::Rope(c) => c.validate(dims.head_size),
+            Self::T5(c) => c.validate(),
+            Self::Fire(c) => c.validate(),
             Self::Absolute(AbsoluteConfig {
                 embedding: AbsoluteEmbedding::Sinusoidal,
-            }) if !model.hidden_size.is_multiple_of(2) => Err(ConfigError::new(
+            }) if !dims.hidden.is_multiple_of(2) => Err(ConfigError::new(
                 "hidden_size",
                 "the sinusoidal embedding needs an even hidden_size",
             )),
             Self::Absolute(_) | Self::Nope => Ok(()),
-        }
-    }
-}
-
-/// Per-layer parameters of a relative scheme.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum LayerPosition<B: Backend> {
-    /// Shaw's `aK`, `aV`.
-    Shaw(shaw::ShawTerms<B>),
-    /// Transformer-XL's W_R.
-    Xl(xl::XlTerms<B>),
-    /// DeBERTa's `pos_key_proj`, `pos_query_proj`.
-    Deberta(disentangled::DisentangledTerms<B>),
-}
-
-impl<B: Backend> LayerPosition<B> {
-    /// The per-layer parameters of `model.position`, if it has any.
-    pub fn init(model: &ModelConfig, device: &B::Device) -> Option<Self> {
-        match &model.position {
-            PositionScheme::Shaw(c) => Some(Self::Shaw(shaw::ShawTerms::init(model, c, device))),
-            PositionScheme::Xl(_) => Some(Self::Xl(xl::XlTerms::init(model, device))),
-            PositionScheme::Deberta(c) => Some(Self::Deberta(
-                disentangled::DisentangledTerms::init(model, c, device),
-            )),
-            PositionScheme::Absolute(_) | PositionScheme::Nope => None,
-        }
-    }
-}
-
-/// Parameters shared by all layers.
-#[derive(Module, Debug)]
-pub enum SharedPosition<B: Backend> {
-    /// Transformer-XL's u and v.
-    Xl(xl::XlShared<B>),
-    /// DeBERTa's relative table.
-    Deberta(disentangled::RelEmbeddings<B>),
-}
-
-impl<B: Backend> SharedPosition<B> {
-    /// The shared parameters of `model.position`, if it has any.
-    pub fn init(model: &ModelConfig, device: &B::Device) -> Option<Self> {
-        match &model.position {
-            PositionScheme::Xl(_) => Some(Self::Xl(xl::XlShared::init(model, device))),
-            PositionScheme::Deberta(c) => Some(Self::Deberta(disentangled::RelEmbeddings::init(
-                model, c, device,
-            ))),
-            _ => None,
-        }
-    }
-}
-
-/// Everything a scheme needs at forward time, built once per pass and handed to every layer.
-#[derive(Debug, Clone)]
-pub enum PositionInputs<B: Backend> {
-    /// The scheme acts outside attention.
-    None,
-    /// Shaw's table-row index, `[rows, 1, Nq, Nk]`.
-    Shaw(Tensor<B, 4, Int>),
-    /// Transformer-XL's distance table, index and biases.
-    Xl(xl::XlInputs<B>),
-    /// DeBERTa's table and indices.
-    Deberta(disentangled::DisentangledInputs<B>),
-}
-
-impl<B: Backend> PositionInputs<B> {
-    /// Prepares the inputs of `model.position` for `positions`.
-    pub fn new(
-        model: &ModelConfig,
-        shared: Option<&SharedPosition<B>>,
-        positions: &Positions,
-        device: &B::Device,
-    ) -> Self {
-        match (&model.position, shared) {
-            (PositionScheme::Shaw(c), _) => Self::Shaw(c.index(positions, device)),
-            (PositionScheme::Xl(c), Some(SharedPosition::Xl(s))) => Self::Xl(xl::XlInputs::new(
-                c,
-                s,
-                positions,
-                model.hidden_size,
-                device,
-            )),
-            (PositionScheme::Deberta(c), Some(SharedPosition::Deberta(t))) => Self::Deberta(
-                disentangled::DisentangledInputs::new(c, t.table(), positions),
-            ),
-            _ => Self::None,
         }
     }
 }

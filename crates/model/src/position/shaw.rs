@@ -9,8 +9,9 @@ use burn::module::{Module, Param};
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
+use super::Dims;
+use super::hooks::AttentionHooks;
 use super::relative::{Positions, shaw_index};
-use crate::config::ModelConfig;
 use crate::error::ConfigError;
 
 /// The `shaw` scheme.
@@ -65,14 +66,14 @@ pub struct ShawTerms<B: Backend> {
 
 impl<B: Backend> ShawTerms<B> {
     /// Builds the tables (normal, std 0.02).
-    pub fn init(model: &ModelConfig, cfg: &ShawConfig, device: &B::Device) -> Self {
+    pub fn init(dims: &Dims, cfg: &ShawConfig, device: &B::Device) -> Self {
         let rows = 2 * cfg.max_relative_position + 1;
         let init = super::normal_init();
         Self {
-            rel_key: init.init([rows, model.head_size()], device),
+            rel_key: init.init([rows, dims.head_size], device),
             rel_value: cfg
                 .value_term
-                .then(|| init.init([rows, model.head_size()], device)),
+                .then(|| init.init([rows, dims.head_size], device)),
         }
     }
 
@@ -101,5 +102,32 @@ impl<B: Backend> ShawTerms<B> {
             IndexingUpdateOp::Add,
         );
         Some(buckets.matmul(rel_value.unsqueeze::<4>()))
+    }
+}
+
+/// Shaw's scheme as one layer sees it: the key term before the scale (hook 2), the value term (hook 4).
+#[derive(Debug)]
+pub struct ShawAt<'a, B: Backend> {
+    /// The layer's tables.
+    pub terms: &'a ShawTerms<B>,
+    /// The table-row index of this forward pass, `[rows, 1, Nq, Nk]`.
+    pub index: &'a Tensor<B, 4, Int>,
+}
+
+impl<B: Backend> AttentionHooks<B> for ShawAt<'_, B> {
+    fn transform(&self, q: Tensor<B, 4>, k: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        (q, k)
+    }
+
+    fn score_terms(&self, q: &Tensor<B, 4>, _k: &Tensor<B, 4>) -> Option<Tensor<B, 4>> {
+        Some(self.terms.score_terms(q, self.index))
+    }
+
+    fn scaled_bias(&self) -> Option<Tensor<B, 4>> {
+        None
+    }
+
+    fn value_term(&self, probs: &Tensor<B, 4>) -> Option<Tensor<B, 4>> {
+        self.terms.value_term(probs, self.index)
     }
 }

@@ -9,9 +9,9 @@ use burn::tensor::{Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
 use super::absolute::sinusoid_table;
+use super::hooks::AttentionHooks;
 use super::relative::Positions;
-use super::{heads_of, linear};
-use crate::config::ModelConfig;
+use super::{Dims, heads_of, linear};
 use crate::error::ConfigError;
 
 /// The `xl` scheme.
@@ -47,8 +47,8 @@ pub struct XlShared<B: Backend> {
 
 impl<B: Backend> XlShared<B> {
     /// The biases, normal with std 0.02 (Transformer-XL's `init_std`, HF `TransfoXL` `_init_weights`).
-    pub fn init(model: &ModelConfig, device: &B::Device) -> Self {
-        let shape = [model.num_attention_heads, model.head_size()];
+    pub fn init(dims: &Dims, device: &B::Device) -> Self {
+        let shape = [dims.heads, dims.head_size];
         Self {
             r_w_bias: super::normal_init().init(shape, device),
             r_r_bias: super::normal_init().init(shape, device),
@@ -98,10 +98,9 @@ pub struct XlTerms<B: Backend> {
 
 impl<B: Backend> XlTerms<B> {
     /// Builds W_R.
-    pub fn init(model: &ModelConfig, device: &B::Device) -> Self {
-        let all_head = model.head_size() * model.num_attention_heads;
+    pub fn init(dims: &Dims, device: &B::Device) -> Self {
         Self {
-            r_net: linear(model.hidden_size, all_head, false, device),
+            r_net: linear(dims.hidden, dims.all_heads(), false, device),
         }
     }
 
@@ -121,5 +120,32 @@ impl<B: Backend> XlTerms<B> {
         let pos = (q.clone() + v).matmul(r.swap_dims(2, 3)); // [B, H, Nq, 2w+1]
         let pos = pos.gather(3, inputs.index.clone().expand([b, h, nq, nk]));
         pos + content_bias
+    }
+}
+
+/// Transformer-XL as one layer sees it: its terms before the scale (hook 2).
+#[derive(Debug)]
+pub struct XlAt<'a, B: Backend> {
+    /// The layer's W_R.
+    pub terms: &'a XlTerms<B>,
+    /// The distance table, index, u and v of this forward pass.
+    pub inputs: &'a XlInputs<B>,
+}
+
+impl<B: Backend> AttentionHooks<B> for XlAt<'_, B> {
+    fn transform(&self, q: Tensor<B, 4>, k: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        (q, k)
+    }
+
+    fn score_terms(&self, q: &Tensor<B, 4>, k: &Tensor<B, 4>) -> Option<Tensor<B, 4>> {
+        Some(self.terms.score_terms(q, k, self.inputs))
+    }
+
+    fn scaled_bias(&self) -> Option<Tensor<B, 4>> {
+        None
+    }
+
+    fn value_term(&self, _probs: &Tensor<B, 4>) -> Option<Tensor<B, 4>> {
+        None
     }
 }
