@@ -13,7 +13,9 @@
 //! - `direction = true` (default) gives the MLP `sign(i - j)` as a second input, so that it can tell the key
 //!   before the query from the key after it (with `false`, the bias is symmetric, like bidirectional ALiBi);
 //! - `normaliser = "row"` (default) normalises by `p = n`, the row length, since every query sees the whole
-//!   row (the inputs stay in `[0, 1]` at any length); `"query"` uses the paper's `p = i`.
+//!   row (the inputs stay in `[0, 1]` at any length); `"query"` uses the paper's `p = i`. `n` is the length
+//!   of the batch's rows, padding included: a padded row is normalised as if it were full length (while
+//!   `n <= L`, the usual case in training, the normaliser is `psi(L)` either way).
 //!
 //! `c` and `L` are stored as logarithms (`c = init_c * exp(log_c)`, `L = init_threshold * exp(log_threshold)`,
 //! both starting at 0), which keeps them positive (the paper's code takes absolute values instead). The
