@@ -11,10 +11,12 @@
 //! then the output projection, residual and LayerNorm.
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
+use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
 use crate::config::ModelConfig;
+use crate::dropout::Dropout;
+use crate::norm::LayerNorm;
 use crate::position::hooks::{AttentionHooks, Content, add_bias};
 use crate::position::{LayerPosition, PositionInputs, linear};
 use crate::rows;
@@ -79,16 +81,14 @@ impl<B: Backend> Attention<B> {
                 key_proj: linear(model.hidden_size, all_head, true, device),
                 value_proj: linear(model.hidden_size, all_head, true, device),
                 rel: LayerPosition::init(&model.position, &model.dims(), device),
-                dropout: DropoutConfig::new(model.attention_probs_dropout_prob).init(),
+                dropout: Dropout::new(model.attention_probs_dropout_prob),
                 num_heads: model.num_attention_heads,
                 scale,
             },
             output: SelfOutput {
                 dense: linear(all_head, model.hidden_size, true, device),
-                layer_norm: LayerNormConfig::new(model.hidden_size)
-                    .with_epsilon(model.layer_norm_eps)
-                    .init(device),
-                dropout: DropoutConfig::new(model.hidden_dropout_prob).init(),
+                layer_norm: LayerNorm::new(model.hidden_size, model.layer_norm_eps, device),
+                dropout: Dropout::new(model.hidden_dropout_prob),
             },
         }
     }
@@ -150,10 +150,8 @@ impl<B: Backend> SelfAttention<B> {
             Some(bias) => add_bias(mask_bias, bias),
             None => mask_bias,
         };
-        let scores = scores / self.scale + mask_bias;
-        let probs = rows::softmax_last(scores);
+        let probs = rows::attention_probs(scores, mask_bias, self.scale, &self.dropout);
         let kept = keep_probs.then(|| probs.clone());
-        let probs = self.dropout.forward(probs);
 
         let mut context = probs.clone().matmul(v);
         if let Some(value) = pos.value_term(&probs) {

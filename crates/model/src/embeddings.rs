@@ -2,10 +2,12 @@
 //! (HF `DebertaV2Embeddings`).
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
+use burn::nn::{Embedding, EmbeddingConfig};
 use burn::tensor::{Int, Tensor, backend::Backend};
 
 use crate::config::ModelConfig;
+use crate::dropout::Dropout;
+use crate::norm::LayerNorm;
 use crate::position::AbsoluteEmbedding;
 use crate::position::absolute::sinusoid_table;
 
@@ -70,10 +72,8 @@ impl<B: Backend> Embeddings<B> {
                 .then(|| table(model.max_position_embeddings)),
             token_type_embeddings: (model.type_vocab_size > 0)
                 .then(|| table(model.type_vocab_size)),
-            layer_norm: LayerNormConfig::new(model.hidden_size)
-                .with_epsilon(model.layer_norm_eps)
-                .init(device),
-            dropout: DropoutConfig::new(model.hidden_dropout_prob).init(),
+            layer_norm: LayerNorm::new(model.hidden_size, model.layer_norm_eps, device),
+            dropout: Dropout::new(model.hidden_dropout_prob),
             input_positions,
         }
     }

@@ -1,11 +1,13 @@
 //! One encoder layer: attention block, then the feed-forward block (HF `DebertaV2Layer`).
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
+use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
 use crate::attention::{Attention, AttentionOutput};
 use crate::config::{HiddenAct, ModelConfig};
+use crate::dropout::Dropout;
+use crate::norm::LayerNorm;
 use crate::position::{PositionInputs, linear};
 use crate::rows;
 
@@ -51,10 +53,8 @@ impl<B: Backend> Layer<B> {
             },
             output: Output {
                 dense: linear(model.intermediate_size, model.hidden_size, true, device),
-                layer_norm: LayerNormConfig::new(model.hidden_size)
-                    .with_epsilon(model.layer_norm_eps)
-                    .init(device),
-                dropout: DropoutConfig::new(model.hidden_dropout_prob).init(),
+                layer_norm: LayerNorm::new(model.hidden_size, model.layer_norm_eps, device),
+                dropout: Dropout::new(model.hidden_dropout_prob),
             },
             act: model.hidden_act,
         }

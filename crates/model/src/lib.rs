@@ -4,12 +4,15 @@
 
 pub mod attention;
 pub mod config;
+pub mod dropout;
 pub mod embeddings;
 pub mod encoder;
 pub mod error;
+pub mod fused;
 pub mod heads;
 pub mod hf;
 pub mod layer;
+pub mod norm;
 pub mod position;
 pub mod presets;
 pub mod rows;

@@ -6,8 +6,11 @@
 //! or 4 it walks every element with a generic strided iterator. Profiling a config-S training step
 //! (docs/benchmarks.md) put about a third of the time there. The results are the same numbers.
 
-use burn::nn::{LayerNorm, Linear};
-use burn::tensor::{Tensor, activation::softmax, backend::Backend};
+use burn::nn::Linear;
+use burn::tensor::{Tensor, backend::Backend};
+
+use crate::fused::FusedOps;
+use crate::norm::LayerNorm;
 
 /// `layer` applied to every row of `x` `[B, N, D_in]` -> `[B, N, D_out]`.
 pub fn linear<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
@@ -17,14 +20,34 @@ pub fn linear<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     y.reshape([b, n, out])
 }
 
-/// `norm` applied to every row of `x` `[B, N, D]`.
+/// `norm` applied to every row of `x` `[B, N, D]` (one fused operation, [`crate::fused`]).
 pub fn layer_norm<B: Backend>(norm: &LayerNorm<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    let [b, n, d] = x.dims();
-    norm.forward(x.reshape([b * n, d])).reshape([b, n, d])
+    norm.forward(x)
 }
 
 /// Softmax over the last dimension of `x` `[B, H, Nq, Nk]`.
 pub fn softmax_last<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
     let [b, h, nq, nk] = x.dims();
-    softmax(x.reshape([b * h * nq, nk]), 1).reshape([b, h, nq, nk])
+    B::fused_softmax(x.reshape([b * h * nq, nk])).reshape([b, h, nq, nk])
+}
+
+/// Attention probabilities `dropout(softmax(scores / scale + additive))` of `scores` `[B, H, Nq, Nk]`, with
+/// `additive` (the mask and any scaled bias, broadcastable to it; full-shape is cheapest), as one fused operation ([`crate::fused`]);
+/// the dropout acts in training only.
+pub fn attention_probs<B: Backend>(
+    scores: Tensor<B, 4>,
+    additive: Tensor<B, 4>,
+    scale: f64,
+    dropout: &crate::dropout::Dropout,
+) -> Tensor<B, 4> {
+    let [b, h, nq, nk] = scores.dims();
+    let prob = if B::ad_enabled(&scores.device()) {
+        dropout.prob
+    } else {
+        0.0
+    };
+    let rows = |t: Tensor<B, 4>| t.reshape([b * h * nq, nk]);
+    let additive = additive.expand([b, h, nq, nk]);
+    B::fused_attention_probs(rows(scores), rows(additive), 1.0 / scale, prob)
+        .reshape([b, h, nq, nk])
 }

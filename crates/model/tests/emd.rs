@@ -48,7 +48,7 @@ fn linear(x: &[Vec<f32>], lin: &burn::nn::Linear<B>) -> Vec<Vec<f32>> {
         .collect()
 }
 
-fn layer_norm(x: &[Vec<f32>], ln: &burn::nn::LayerNorm<B>, eps: f64) -> Vec<Vec<f32>> {
+fn layer_norm(x: &[Vec<f32>], ln: &ablate_model::norm::LayerNorm<B>, eps: f64) -> Vec<Vec<f32>> {
     let g = vals(ln.gamma.val());
     let b = ln.beta.as_ref().map(|b| vals(b.val()));
     x.iter()

@@ -1,10 +1,11 @@
 //! Sequence classification: DeBERTa's context pooler on the first token, dropout, linear.
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
 use crate::config::{HiddenAct, ModelConfig};
+use crate::dropout::Dropout;
 use crate::encoder::{EncoderInput, Model};
 use crate::position::linear;
 
@@ -42,11 +43,11 @@ impl<B: Backend> ClassifierModel<B> {
         Self {
             pooler: ContextPooler {
                 dense: linear(cfg.hidden_size, cfg.hidden_size, true, device),
-                dropout: DropoutConfig::new(p).init(),
+                dropout: Dropout::new(p),
                 act: HiddenAct::Gelu,
             },
             classifier: linear(cfg.hidden_size, num_labels, true, device),
-            dropout: DropoutConfig::new(p).init(),
+            dropout: Dropout::new(p),
             model,
         }
     }

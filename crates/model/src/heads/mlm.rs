@@ -2,13 +2,14 @@
 //! the word embeddings. Only masked positions are decoded.
 
 use burn::module::{Module, Param};
-use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear};
+use burn::nn::{Initializer, Linear};
 use burn::tensor::{Tensor, backend::Backend};
 
 use super::{MaskedPositions, emd, gather_rows};
 use crate::config::{HiddenAct, MlmDecoder, ModelConfig};
 use crate::encoder::{EncoderInput, Model};
 use crate::error::ConfigError;
+use crate::norm::LayerNorm;
 use crate::position::linear;
 
 /// Dense + activation + LayerNorm, then the tied decoder and its bias.
@@ -30,9 +31,7 @@ impl<B: Backend> MlmHead<B> {
     pub fn init(model: &ModelConfig, device: &B::Device) -> Self {
         Self {
             dense: linear(model.hidden_size, model.hidden_size, true, device),
-            layer_norm: LayerNormConfig::new(model.hidden_size)
-                .with_epsilon(model.layer_norm_eps)
-                .init(device),
+            layer_norm: LayerNorm::new(model.hidden_size, model.layer_norm_eps, device),
             bias: Initializer::Zeros.init([model.vocab_size], device),
             act: model.hidden_act,
         }

@@ -7,9 +7,7 @@
 //! is ever built.
 
 use burn::module::Module;
-use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
-};
+use burn::nn::{Embedding, EmbeddingConfig, Linear};
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +15,9 @@ use super::band;
 use super::hooks::{AttentionHooks, Content};
 use super::relative::{Positions, deberta_delta};
 use super::{Dims, heads_of, linear};
+use crate::dropout::Dropout;
 use crate::error::ConfigError;
+use crate::norm::LayerNorm;
 
 /// One disentangled score term besides c2c.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -148,11 +148,9 @@ impl<B: Backend> RelEmbeddings<B> {
             rel_embeddings: EmbeddingConfig::new(2 * cfg.att_span(), dims.hidden)
                 .with_initializer(super::normal_init())
                 .init(device),
-            layer_norm: cfg.norm_rel_ebd.then(|| {
-                LayerNormConfig::new(dims.hidden)
-                    .with_epsilon(dims.layer_norm_eps)
-                    .init(device)
-            }),
+            layer_norm: cfg
+                .norm_rel_ebd
+                .then(|| LayerNorm::new(dims.hidden, dims.layer_norm_eps, device)),
         }
     }
 
@@ -238,7 +236,7 @@ impl<B: Backend> DisentangledTerms<B> {
             pos_key_proj: (own && needs_key).then(|| linear(dims.hidden, all_head, true, device)),
             pos_query_proj: (own && needs_query)
                 .then(|| linear(dims.hidden, all_head, true, device)),
-            pos_dropout: DropoutConfig::new(dims.dropout).init(),
+            pos_dropout: Dropout::new(dims.dropout),
         }
     }
 
