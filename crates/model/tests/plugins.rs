@@ -326,12 +326,14 @@ fn every_scheme_kind_builds_and_its_positions_change_the_output() {
             .fold(0f32, f32::max);
         if matches!(position, PositionScheme::Nope) {
             assert!(
-                max < 1e-4,
+                max < 1e-5,
                 "{name}: the no-position model saw positions ({max})"
             );
         } else {
+            // FIRE's normalised distances are small at 12 tokens (threshold L = 512), so its effect is the
+            // weakest; it is still two orders above the no-position model's rounding
             assert!(
-                max > 1e-3,
+                max > 1e-4,
                 "{name}: positions do not change the output ({max})"
             );
         }
