@@ -1,13 +1,16 @@
-//! Atomic outputs: a file or a whole folder appears complete under its final name, or not at all.
+//! Atomic outputs, for the whole workspace: a file or a whole folder appears complete under its final
+//! name, or not at all.
 //!
-//! Files are written to a temporary file in the destination folder and renamed into place; folders
-//! are filled under a temporary name next to the destination and renamed when complete. A failure
-//! (or a panic) before that leaves the temporary behind only until its guard is dropped, which
-//! removes it.
+//! A file is written to a temporary file in the destination folder, flushed, synced to disk, given the
+//! ordinary mode `rw-r--r--` (0644) on Unix, renamed over the destination, and the folder entry is synced
+//! (best effort). A failure (or a panic) before the rename removes the temporary file; every error names the
+//! destination. Folders are filled under a temporary name next to the destination and renamed when complete.
+//!
+//! [`write_file`], [`write_bytes`] and [`write_json`] cover writers that stream into a file; [`AtomicFile`]
+//! is for writers that want a path to write to (a chart backend, say) and is committed by hand.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{DataError, IoContext, Result};
@@ -23,35 +26,99 @@ fn parent_of(path: &Path) -> Result<&Path> {
     }
 }
 
-/// Writes `path` atomically: `fill` writes into a buffered temporary file in the same folder, which
-/// is synced and renamed onto `path` only if `fill` succeeds.
-pub fn write_file<F>(path: &Path, fill: F) -> Result<()>
+/// An I/O failure while writing `path`: always [`DataError::Io`] naming the destination (a missing folder is
+/// not a missing input, so not [`DataError::NotFound`]).
+fn write_err(path: &Path, source: std::io::Error) -> DataError {
+    DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A file being written under a temporary name in its destination's folder. [`AtomicFile::commit`] syncs it,
+/// gives it mode 0644 and renames it to the destination; dropping it uncommitted removes it.
+#[derive(Debug)]
+pub struct AtomicFile {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+}
+
+impl AtomicFile {
+    /// Starts the file that will become `path`, creating its folder if needed. The temporary name ends
+    /// with `path`'s extension, for writers that choose a format by it.
+    pub fn create(path: &Path) -> Result<Self> {
+        let dir = parent_of(path)?;
+        std::fs::create_dir_all(dir).map_err(|e| write_err(path, e))?;
+        let suffix = path
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .suffix(&suffix)
+            .tempfile_in(dir)
+            .map_err(|e| write_err(path, e))?;
+        Ok(Self {
+            tmp,
+            dest: path.to_path_buf(),
+        })
+    }
+
+    /// The temporary file's path, for writers that open the file themselves.
+    pub fn temp_path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// The open temporary file.
+    pub fn file(&mut self) -> &mut File {
+        self.tmp.as_file_mut()
+    }
+
+    /// Syncs the file, gives it mode 0644 (Unix) and renames it to its destination.
+    pub fn commit(self) -> Result<()> {
+        let path = self.dest;
+        let file = self.tmp.as_file();
+        file.sync_all().map_err(|e| write_err(&path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(|e| write_err(&path, e))?;
+        }
+        self.tmp
+            .persist(&path)
+            .map_err(|e| write_err(&path, e.error))?;
+        // the rename itself, to disk (best effort: not every file system syncs folders)
+        if let Ok(dir) = parent_of(&path)
+            && let Ok(dir) = File::open(dir)
+        {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// Writes `path` atomically: `fill` writes into a buffered temporary file in the same folder, which is
+/// committed (synced, mode 0644, renamed onto `path`) only if `fill` succeeds. The error type is the
+/// caller's, so `fill` can fail with its own errors.
+pub fn write_file<E, F>(path: &Path, fill: F) -> std::result::Result<(), E>
 where
-    F: FnOnce(&mut BufWriter<File>) -> Result<()>,
+    E: From<DataError>,
+    F: FnOnce(&mut BufWriter<File>) -> std::result::Result<(), E>,
 {
-    let dir = parent_of(path)?;
-    std::fs::create_dir_all(dir).at(dir)?;
-    // Ordinary file permissions (0666 less the umask), not the private 0600 of temporary files.
-    let tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)
-        .at(dir)?;
-    let mut writer = BufWriter::new(tmp.reopen().at(tmp.path())?);
+    let mut out = AtomicFile::create(path)?;
+    let file = out.file().try_clone().map_err(|e| write_err(path, e))?;
+    let mut writer = BufWriter::new(file);
     fill(&mut writer)?;
-    writer.flush().at(tmp.path())?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| DataError::io(tmp.path(), e.into_error()))?;
-    file.sync_all().at(tmp.path())?;
-    tmp.persist(path)
-        .map_err(|e| DataError::io(path, e.error))?;
+    writer.flush().map_err(|e| write_err(path, e))?;
+    drop(writer);
+    out.commit()?;
     Ok(())
 }
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_file(path, |w| w.write_all(bytes).at(path))
+    write_file(path, |w| w.write_all(bytes).map_err(|e| write_err(path, e)))
 }
 
 /// Writes `value` as pretty JSON to `path` atomically.
@@ -155,16 +222,40 @@ impl AtomicDir {
 mod tests {
     use super::*;
 
-    /// The group/other read bits the umask leaves (0o022 and 0o002 keep them; 0o077 does not).
-    fn umask_guess() -> u32 {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("probe");
-        std::fs::File::create(&p).unwrap();
-        !std::fs::metadata(&p).unwrap().permissions().mode() & 0o044
+    /// The files in `dir`, by name.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
     }
 
     #[test]
-    fn failed_file_write_leaves_nothing() {
+    fn written_file_has_mode_0644_and_no_temp_file_remains() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("out.json");
+        write_bytes(&path, b"whole").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"whole");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
+        assert_eq!(names(&dir.path().join("sub")), ["out.json"]);
+        // replacing an existing file
+        write_file(&path, |w| {
+            w.write_all(b"again").map_err(|e| write_err(&path, e))
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"again");
+        assert_eq!(names(&dir.path().join("sub")), ["out.json"]);
+    }
+
+    #[test]
+    fn failed_file_write_leaves_nothing_and_names_the_path() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.json");
         let err = write_file(&path, |w| {
@@ -173,15 +264,26 @@ mod tests {
         });
         assert!(err.is_err());
         assert!(!path.exists());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-        write_bytes(&path, b"whole").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"whole");
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(
-            mode & 0o044,
-            0o044 & !umask_guess(),
-            "readable like any other file"
+        assert!(names(dir.path()).is_empty());
+
+        // the target folder cannot be created: a file stands where it should be
+        std::fs::write(dir.path().join("blocker"), b"").unwrap();
+        let path = dir.path().join("blocker").join("out.json");
+        let err = write_bytes(&path, b"x").unwrap_err();
+        assert!(matches!(err, DataError::Io { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
         );
+        assert_eq!(names(dir.path()), ["blocker"]);
+
+        // an uncommitted AtomicFile leaves nothing either
+        let path = dir.path().join("chart.png");
+        let out = AtomicFile::create(&path).unwrap();
+        assert!(out.temp_path().to_string_lossy().ends_with(".png"));
+        std::fs::write(out.temp_path(), b"png").unwrap();
+        drop(out);
+        assert_eq!(names(dir.path()), ["blocker"]);
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
     if let Some(path) = &args.json {
-        crate::output::write_atomic(path, |w| Ok(std::io::Write::write_all(w, text.as_bytes())?))?;
+        ablate_data::write_bytes(path, text.as_bytes())?;
     }
     Ok(())
 }

@@ -71,7 +71,7 @@ pub fn run(args: AttentionArgs) -> anyhow::Result<()> {
     };
     match &args.json {
         Some(path) => {
-            crate::output::write_atomic(path, |w| {
+            ablate_data::write_file(path, |w| {
                 serde_json::to_writer(w, &map).context("cannot serialise the attention map")
             })?;
             println!(

@@ -10,7 +10,6 @@ use clap::{Args, ValueEnum};
 use npyz::WriterBuilder;
 
 use crate::device::DeviceChoice;
-use crate::output::write_atomic;
 
 /// Arguments of `ablate encode`.
 #[derive(Debug, Args)]
@@ -125,7 +124,7 @@ fn encode<B: Backend>(args: &EncodeArgs, device: &B::Device) -> anyhow::Result<(
         .convert::<f32>()
         .to_vec()
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    write_atomic(&args.out, |w| {
+    ablate_data::write_file(&args.out, |w| -> anyhow::Result<()> {
         match args.dtype {
             Dtype::F32 => {
                 let mut npy = npyz::WriteOptions::new()

@@ -9,7 +9,6 @@ mod cmd_train;
 mod device;
 mod encode;
 pub mod experiment;
-mod output;
 pub mod report;
 
 use std::process::ExitCode;

@@ -1,7 +1,8 @@
-//! Atomic file writes (a temporary file in the target's folder, synced, then renamed over the target) and
-//! small JSON helpers, so a kill at any moment leaves either the old or the new file, never half of one.
+//! Small file helpers of the run folder: JSON files and copies written through the workspace's atomic
+//! writer ([`ablate_data::write_bytes`]: a temporary file in the target's folder, synced, given mode 0644,
+//! then renamed over the target), so a kill at any moment leaves either the old or the new file, never half
+//! of one.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
@@ -11,23 +12,10 @@ use crate::error::{IoContext, Result, TrainError};
 
 /// Writes `bytes` to `path` atomically, creating the folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).at(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).at(dir)?;
-    tmp.write_all(bytes).at(path)?;
-    tmp.as_file().sync_all().at(path)?;
-    tmp.persist(path).map_err(|e| TrainError::Io {
-        path: path.to_path_buf(),
-        cause: e.error,
-    })?;
-    sync_dir(dir);
-    Ok(())
+    Ok(ablate_data::write_bytes(path, bytes)?)
 }
 
-/// Writes `value` as pretty JSON to `path` atomically.
+/// Writes `value` as pretty JSON, with a final newline, to `path` atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| TrainError::input(path.display().to_string(), e.to_string()))?;

@@ -103,7 +103,7 @@ pub fn read_record(run_dir: &Path) -> anyhow::Result<Option<RunRecord>> {
 
 /// Writes a run record atomically.
 pub fn write_record(run_dir: &Path, rec: &RunRecord) -> anyhow::Result<()> {
-    crate::output::write_atomic(&run_dir.join(files::RUN_JSON), |w| {
+    ablate_data::write_file(&run_dir.join(files::RUN_JSON), |w| {
         serde_json::to_writer_pretty(w, rec).context("cannot serialise a run record")
     })
 }
@@ -127,16 +127,17 @@ pub fn lay_out(
             toml_path.display()
         );
     }
-    crate::output::write_atomic(&toml_path, |w| Ok(w.write_all(exp.text.as_bytes())?))?;
+    ablate_data::write_bytes(&toml_path, exp.text.as_bytes())?;
     let info = super::plan::info(exp, runs);
-    crate::output::write_atomic(&dir.join(files::EXPERIMENT_JSON), |w| {
-        Ok(serde_json::to_writer_pretty(w, &info)?)
-    })?;
+    ablate_data::write_file(
+        &dir.join(files::EXPERIMENT_JSON),
+        |w| -> anyhow::Result<()> { Ok(serde_json::to_writer_pretty(w, &info)?) },
+    )?;
     let plan: Vec<BTreeMap<&str, String>> = runs
         .iter()
         .map(|r| BTreeMap::from([("id", r.id.clone()), ("variant", r.variant.clone())]))
         .collect();
-    crate::output::write_atomic(&dir.join(PLAN_JSON), |w| {
+    ablate_data::write_file(&dir.join(PLAN_JSON), |w| -> anyhow::Result<()> {
         Ok(serde_json::to_writer_pretty(w, &plan)?)
     })?;
     let log = dir.join(files::COMMANDS_LOG);
@@ -156,9 +157,7 @@ pub fn lay_out(
         std::fs::create_dir_all(&run_dir)
             .with_context(|| format!("cannot create {}", run_dir.display()))?;
         let spec_text = run.spec.to_toml_string()?;
-        crate::output::write_atomic(&run_dir.join(files::SPEC_TOML), |w| {
-            Ok(w.write_all(spec_text.as_bytes())?)
-        })?;
+        ablate_data::write_bytes(&run_dir.join(files::SPEC_TOML), spec_text.as_bytes())?;
         if read_record(&run_dir)?.is_none() {
             write_record(
                 &run_dir,

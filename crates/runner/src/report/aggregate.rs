@@ -14,7 +14,6 @@ use polars::prelude::{
 
 use super::collect::{Experiment, RunData};
 use super::compare::{self, Test};
-use super::files;
 use super::metrics::{Metric, metrics};
 use super::stats::{self, Moments};
 
@@ -259,7 +258,7 @@ pub fn write_csv(summary: &Summary, path: &Path) -> anyhow::Result<()> {
         .include_header(true)
         .finish(&mut df)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    files::write_atomic(path, &buf)
+    Ok(ablate_data::write_bytes(path, &buf)?)
 }
 
 /// Writes the summary as Parquet (uncompressed) to `path` atomically.
@@ -270,5 +269,5 @@ pub fn write_parquet(summary: &Summary, path: &Path) -> anyhow::Result<()> {
         .with_compression(ParquetCompression::Uncompressed)
         .finish(&mut df)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    files::write_atomic(path, &buf)
+    Ok(ablate_data::write_bytes(path, &buf)?)
 }

@@ -74,7 +74,7 @@ pub fn write_report(dir: &Path) -> anyhow::Result<ReportFiles> {
 
     let report_md = dir.join(files::REPORT_MD);
     let text = markdown::render(&experiment, &summary, &charts);
-    files::write_atomic(&report_md, text.as_bytes())?;
+    ablate_data::write_bytes(&report_md, text.as_bytes())?;
 
     Ok(ReportFiles {
         summary_csv,

@@ -16,7 +16,6 @@ use plotters::style::FontStyle;
 
 use super::aggregate::Summary;
 use super::collect::Experiment;
-use super::files;
 
 /// Which chart a [`ChartFile`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,15 +148,15 @@ pub(crate) trait ChartDyn {
 impl<C: Chart> ChartDyn for C {
     fn save(&self, dir: &Path, stem: &str) -> anyhow::Result<Vec<PathBuf>> {
         let png = dir.join(format!("{stem}.png"));
-        let tmp = files::temp_for(&png, ".png")?;
+        let tmp = ablate_data::AtomicFile::create(&png)?;
         {
-            let root = BitMapBackend::new(tmp.path(), self.size()).into_drawing_area();
+            let root = BitMapBackend::new(tmp.temp_path(), self.size()).into_drawing_area();
             root.fill(&WHITE)?;
             self.draw(&root)?;
             root.present()
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", png.display()))?;
         }
-        files::persist(tmp, &png)?;
+        tmp.commit()?;
 
         let svg = dir.join(format!("{stem}.svg"));
         let mut text = String::new();
@@ -167,7 +166,7 @@ impl<C: Chart> ChartDyn for C {
             self.draw(&root)?;
             root.present()?;
         }
-        files::write_atomic(&svg, text.as_bytes())?;
+        ablate_data::write_bytes(&svg, text.as_bytes())?;
         Ok(vec![png, svg])
     }
 }
