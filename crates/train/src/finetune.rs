@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::class_tensors;
 use crate::checkpoint::{self, Extras};
-use crate::class_eval::{InputSettings, evaluate_classifier};
+use crate::classifier_eval::{InputSettings, evaluate_classifier};
 use crate::clip::clip_global_norm;
 use crate::decay;
 use crate::error::{IoContext, Result, TrainError};

@@ -11,18 +11,17 @@
 
 pub mod batch;
 pub mod checkpoint;
-pub mod class_eval;
+pub mod classifier_eval;
 pub mod clip;
 pub mod decay;
 pub mod device;
 pub mod error;
-pub mod eval;
-pub mod evaluate;
 pub mod finetune;
 pub mod finetune_spec;
 pub mod fsutil;
 pub mod loss;
 pub mod metrics;
+pub mod mlm_eval;
 pub mod optimiser;
 pub mod pretrain;
 pub mod progress;
@@ -34,15 +33,13 @@ pub mod sift;
 pub mod spec;
 pub mod summary;
 pub mod task_data;
+pub mod text_eval;
 
 pub use device::DeviceSpec;
 pub use error::{Result, TrainError};
-pub use eval::{
-    EvalText, LengthScores, TextEvalOptions, TextEvalReport, check_text_eval, eval_text,
-};
-pub use evaluate::{EVAL_SEED, MlmScores, evaluate_mlm};
 pub use finetune::{FinetuneState, finetune};
 pub use finetune_spec::{FINETUNE_SPEC_FILE, FinetuneSpec, FinetuneTask};
+pub use mlm_eval::{EVAL_SEED, MlmScores, evaluate_mlm};
 pub use optimiser::OptimiserSpec;
 pub use pretrain::{PretrainState, TrainOptions, pretrain};
 pub use progress::ProgressMode;
@@ -51,3 +48,6 @@ pub use schedule::{Decay, LrSchedule};
 pub use sift::SiftSpec;
 pub use spec::{DataSection, ModelSpec, RunSpec};
 pub use summary::{ClassScores, FinetuneSummary, PretrainSummary, RunStatus};
+pub use text_eval::{
+    EvalText, LengthScores, TextEvalOptions, TextEvalReport, check_text_eval, eval_text,
+};

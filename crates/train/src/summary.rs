@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::evaluate::MlmScores;
+use crate::mlm_eval::MlmScores;
 
 /// Name of the summary file in a run folder.
 pub const SUMMARY_FILE: &str = "summary.json";

@@ -1,5 +1,6 @@
-//! MLM evaluation: loss, accuracy and perplexity over the masked positions of a stream of batches, with
-//! the model in inference mode (no dropout).
+//! MLM scoring: loss, accuracy and perplexity over the masked positions of a stream of batches, with the
+//! model in inference mode (no dropout). Pre-training's periodic valid-split evaluation and
+//! [`crate::text_eval`] both score through [`evaluate_mlm`].
 
 use ablate_data::MlmBatch;
 use ablate_model::MlmModel;

@@ -1,5 +1,5 @@
-//! Classification scores: accuracy and macro-F1 of a classifier on a list of task examples, in inference
-//! mode (no dropout).
+//! Classifier scoring: accuracy and macro-F1 of a fine-tuned classifier on a list of task examples, in
+//! inference mode (no dropout); fine-tuning scores its valid and test splits with it.
 
 use ablate_data::TextTokenizer;
 use ablate_data::tasks::{TaskExample, encode_examples};

@@ -1,5 +1,7 @@
-//! `ablate eval`: the MLM loss and accuracy of a pre-trained run on any text file, with deterministic
-//! masking (a fixed seed), at the run's row length and optionally at several other lengths.
+//! Text evaluation, what `ablate eval` runs: the MLM loss and accuracy of a pre-trained run folder on any
+//! text file or on a held-out split of its own corpus, with deterministic masking (a fixed seed), at the
+//! run's row length and optionally at several other lengths (length extrapolation). The scoring itself is
+//! [`crate::mlm_eval`].
 //!
 //! The file is read whole: documents are separated by blank lines, each document's lines are tokenised and
 //! joined, and documents are separated by `[SEP]`, as in the token shards. The stream is cut into rows of
@@ -13,7 +15,7 @@ use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IoContext, Result, TrainError};
-use crate::evaluate::{EVAL_SEED, MlmScores, evaluate_mlm};
+use crate::mlm_eval::{EVAL_SEED, MlmScores, evaluate_mlm};
 use crate::rng::mix;
 use crate::run_dir::{PretrainedRun, prepare_data};
 
