@@ -52,7 +52,7 @@ fn bad_values_are_rejected_naming_the_key_and_the_allowed_values() {
         .unwrap_err()
         .to_string();
     assert_mentions(&e, &["tpu", "cpu, cuda or cuda:N"]);
-    let text = TINY_SPEC.replace("[model]", "[model.position]\nkind = \"rope\"\n[model]");
+    let text = TINY_SPEC.replace("[model]", "[model.position]\nkind = \"warp\"\n[model]");
     assert!(RunSpec::from_toml_str(&text).is_err());
 
     assert_mentions(
