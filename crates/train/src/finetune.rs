@@ -1,13 +1,13 @@
 //! The fine-tuning loop: a classifier (DeBERTa's pooler and a linear layer) on the encoder of a pre-trained
 //! run, trained on one of the data crate's task sets with AdamW, the same schedule and clipping as
 //! pre-training, optional SiFT, accuracy and macro-F1 on the task's valid and test splits, and the same
-//! checkpoints, exact resume and failure handling as pre-training.
+//! bookkeeping as pre-training (the [`RunTracker`]: metrics, checkpoints, exact resume, failure handling).
 //!
 //! The example order of epoch e is a permutation keyed by (seed, e), so the batch of a step is a function
 //! of the step alone.
 
+use std::ops::ControlFlow;
 use std::path::Path;
-use std::time::Instant;
 
 use ablate_data::Permutation;
 use ablate_data::tasks::{TaskExample, encode_examples};
@@ -18,24 +18,23 @@ use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::class_tensors;
-use crate::checkpoint::{self, Extras};
 use crate::classifier_eval::{InputSettings, evaluate_classifier};
 use crate::clip::clip_global_norm;
 use crate::decay;
 use crate::error::{IoContext, Result, TrainError};
 use crate::finetune_spec::{FINETUNE_SPEC_FILE, FinetuneSpec};
-use crate::fsutil::{write_atomic, write_json};
+use crate::fsutil::{read_json, write_atomic};
 use crate::loss::{cross_entropy_mean, scalar};
-use crate::metrics::{FinetuneRow, METRICS_FILE, MetricsFile, RowKind};
+use crate::metrics::{FinetuneRow, RowKind};
 use crate::pretrain::TrainOptions;
-use crate::progress::Progress;
 use crate::resume::{self, Start};
 use crate::rng::{Purpose, derive, exclusive, init_module};
 use crate::run_dir::PretrainedRun;
-use crate::schedule::{LrSchedule, due};
+use crate::schedule::LrSchedule;
 use crate::sift::{self, SiftSeeds};
 use crate::summary::{ClassEvalPoint, Failure, FinetuneSummary, RunStatus, SUMMARY_FILE};
 use crate::task_data::{load_task, task_folder};
+use crate::tracker::{LoopState, RunTracker, StepStats, TrackerSetup};
 
 /// The loop state saved in every fine-tuning checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,7 +80,7 @@ pub fn finetune<B: AutodiffBackend>(
         Ok(FinetuneSpec::from_toml_str(saved)?.differing_keys(spec))
     })?;
     if start == Start::Done {
-        return crate::fsutil::read_json(&out.join(SUMMARY_FILE));
+        return read_json(&out.join(SUMMARY_FILE));
     }
     let task = load_task(
         spec.task,
@@ -112,18 +111,18 @@ pub fn finetune<B: AutodiffBackend>(
     // ---- model, optimiser, schedule (fresh or from the checkpoint) ---------------------------------
     let encoder = run.load_mlm::<B>(device)?.model;
     let head_seed = derive(spec.seed, Purpose::HeadInit, 0, 0);
-    let mut clf = init_module(device, head_seed, || {
+    let clf = init_module(device, head_seed, || {
         Ok::<_, TrainError>(ClassifierModel::new(encoder, classes, device))
     })?;
     let o = &spec.optimiser;
-    let mut optim = o.adamw::<B, ClassifierModel<B>>();
+    let optim = o.adamw::<B, ClassifierModel<B>>();
     let schedule = LrSchedule {
         peak: o.lr,
         warmup: o.warmup_steps,
         total: steps,
         decay: o.decay,
     };
-    let mut state = FinetuneState {
+    let fresh = FinetuneState {
         step: 0,
         seed: spec.seed,
         schedule,
@@ -132,24 +131,12 @@ pub fn finetune<B: AutodiffBackend>(
         last_eval: None,
         best_eval: None,
     };
-    let metrics_path = out.join(METRICS_FILE);
-    match &start {
-        Start::Resume { dir, .. } => {
-            let _gate = exclusive();
-            clf = checkpoint::load_model(clf, dir, device)?;
-            optim = checkpoint::load_optimizer(optim, dir, device)?;
-            state = checkpoint::load_state(dir)?;
-            checkpoint::restore_metrics(out, dir)?;
-        }
-        _ => write_atomic(&metrics_path, b"")?,
-    }
-    let mut metrics = MetricsFile::open(&metrics_path)?;
     let test_labels: Vec<usize> = task.test.iter().map(|e| e.label as usize).collect();
     let majority = (0..classes)
         .map(|c| test_labels.iter().filter(|&&l| l == c).count())
         .max()
         .unwrap_or(0);
-    let mut summary = FinetuneSummary {
+    let summary = FinetuneSummary {
         status: RunStatus::Running,
         failure: None,
         task: spec.task.name().to_string(),
@@ -157,15 +144,26 @@ pub fn finetune<B: AutodiffBackend>(
         from: run.dir.display().to_string(),
         sift: spec.sift.enabled,
         steps,
-        steps_done: state.step,
+        steps_done: 0,
         params: clf.num_params(),
-        wall_time_s: state.elapsed_s,
+        wall_time_s: 0.0,
         test_majority_share: majority as f64 / test_labels.len().max(1) as f64,
-        final_train_loss: state.last_loss,
-        final_eval: state.last_eval.clone(),
-        best_eval: state.best_eval.clone(),
+        final_train_loss: None,
+        final_eval: None,
+        best_eval: None,
     };
-    write_json(&out.join(SUMMARY_FILE), &summary)?;
+    let setup = TrackerSetup {
+        run_dir: out,
+        spec: (FINETUNE_SPEC_FILE, &spec_text),
+        steps,
+        log_every: spec.log_every,
+        eval_every: spec.eval_every,
+        checkpoint_every: spec.checkpoint_every,
+        label: "finetune",
+        opts,
+    };
+    let (mut tracker, mut clf, mut optim) =
+        RunTracker::resume_or_start(setup, &start, fresh, summary, (clf, optim), device)?;
     let settings = InputSettings {
         tokenizer: &tok,
         max_len: spec.max_len,
@@ -173,12 +171,8 @@ pub fn finetune<B: AutodiffBackend>(
     };
 
     // ---- the loop -------------------------------------------------------------------------------------
-    let progress = Progress::new("finetune", steps, state.step, opts.progress);
-    let (started, elapsed_before) = (Instant::now(), state.elapsed_s);
-    let (mut window_tokens, mut window_start, mut steps_here) = (0u64, Instant::now(), 0u64);
-    while state.step < steps {
+    while let Some(step) = tracker.next_step() {
         let gate = exclusive(); // the whole step holds the process-wide training guard (see `rng`)
-        let step = state.step;
         let lr = schedule.lr(step);
 
         // 1. the step's examples: positions of this epoch's keyed permutation
@@ -218,117 +212,121 @@ pub fn finetune<B: AutodiffBackend>(
         // 3. backward, global-norm clipping, AdamW; a non-finite loss or gradient ends the run
         let grads = GradientsParams::from_grads(total.backward(), &clf);
         let (grads, grad_norm) = clip_global_norm(&clf, grads, o.clip);
-        let bad = [
-            ("training loss", loss),
-            ("SiFT loss", sift_loss.unwrap_or(0.0)),
-            ("gradient norm", grad_norm),
-        ]
-        .into_iter()
-        .find(|(_, v)| !v.is_finite());
-        if let Some((what, value)) = bad {
-            summary.status = RunStatus::Failed;
-            summary.failure = Some(Failure {
-                step: step + 1,
-                reason: format!("the {what} is {value} at step {}", step + 1),
-                last_checkpoint_step: checkpoint::latest(out)?.map(|(m, _)| m.step),
-            });
-            write_json(&out.join(SUMMARY_FILE), &summary)?;
-            progress.finish();
-            return Ok(summary);
+        let stats = StepStats {
+            lr,
+            loss,
+            sift_loss,
+            grad_norm,
+            tokens: t.num_tokens as u64,
+        };
+        if let Some(failed) = tracker.fail_if_non_finite(&stats)? {
+            return Ok(failed);
         }
         clf = decay::apply(clf, &grads, lr, o.weight_decay, o.decay_bias_and_norm);
         clf = optim.step(lr, clf, grads);
 
-        state.step += 1;
-        state.last_loss = Some(loss);
-        state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
-        window_tokens += t.num_tokens as u64;
-        let last = state.step == steps;
-
-        // 4. log, evaluate, checkpoint
-        if due(state.step, spec.log_every) || last {
-            let rate = window_tokens as f64 / window_start.elapsed().as_secs_f64().max(1e-9);
-            metrics.append(&FinetuneRow {
-                kind: RowKind::Train,
-                step: state.step,
-                lr: Some(lr),
-                loss: Some(loss),
-                sift_loss,
-                grad_norm: Some(grad_norm),
-                tokens_per_s: Some(rate),
-                elapsed_s: state.elapsed_s,
-                valid_accuracy: None,
-                valid_f1: None,
-                test_accuracy: None,
-                test_f1: None,
-            })?;
-            progress.update(
-                state.step,
-                &format!("loss {loss:.4} lr {lr:.2e} |g| {grad_norm:.3}"),
-            );
-            (window_tokens, window_start) = (0, Instant::now());
-        }
-        if due(state.step, spec.eval_every) || last {
+        // 4. log, evaluate on the valid and test splits, checkpoint, as due
+        let evaluate = |clf: &ClassifierModel<B>, step| {
             let model = clf.valid();
             let valid = evaluate_classifier(&model, &task.valid, classes, settings, 64, device)?;
             let test = evaluate_classifier(&model, &task.test, classes, settings, 64, device)?;
-            metrics.append(&FinetuneRow {
-                kind: RowKind::Eval,
-                step: state.step,
-                lr: None,
-                loss: None,
-                sift_loss: None,
-                grad_norm: None,
-                tokens_per_s: None,
-                elapsed_s: state.elapsed_s,
-                valid_accuracy: Some(valid.accuracy),
-                valid_f1: Some(valid.macro_f1),
-                test_accuracy: Some(test.accuracy),
-                test_f1: Some(test.macro_f1),
-            })?;
-            progress.note(&format!(
-                "eval step {}: valid accuracy {:.4} F1 {:.4}, test accuracy {:.4} F1 {:.4}",
-                state.step, valid.accuracy, valid.macro_f1, test.accuracy, test.macro_f1
-            ));
-            let point = ClassEvalPoint {
-                step: state.step,
-                valid,
-                test,
-            };
-            if state
-                .best_eval
-                .as_ref()
-                .is_none_or(|b| point.valid.accuracy > b.valid.accuracy)
-            {
-                state.best_eval = Some(point.clone());
-            }
-            state.last_eval = Some(point);
+            Ok(ClassEvalPoint { step, valid, test })
+        };
+        if let ControlFlow::Break(halted) = tracker.after_step(&clf, &optim, &stats, evaluate)? {
+            return Ok(halted);
         }
-        summary.steps_done = state.step;
-        summary.wall_time_s = state.elapsed_s;
-        summary.final_train_loss = state.last_loss;
-        summary.final_eval = state.last_eval.clone();
-        summary.best_eval = state.best_eval.clone();
-        if due(state.step, spec.checkpoint_every) || last {
-            let extras = Extras {
-                state: &state,
-                spec: (FINETUNE_SPEC_FILE, &spec_text),
-            };
-            checkpoint::save(out, state.step, &clf, &optim, extras)?;
-            if !last {
-                write_json(&out.join(SUMMARY_FILE), &summary)?;
-            }
+    }
+    tracker.finish()
+}
+
+impl LoopState for FinetuneState {
+    type Eval = ClassEvalPoint;
+    type Summary = FinetuneSummary;
+    type Row = FinetuneRow;
+    const ROW_FOR_FAILED_STEP: bool = false;
+
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn elapsed_s(&self) -> f64 {
+        self.elapsed_s
+    }
+
+    fn count_step(&mut self, stats: &StepStats, elapsed_s: f64) {
+        self.step += 1;
+        self.last_loss = Some(stats.loss);
+        self.elapsed_s = elapsed_s;
+    }
+
+    /// The best evaluation is the one with the highest valid accuracy.
+    fn keep_eval(&mut self, eval: ClassEvalPoint) {
+        if self
+            .best_eval
+            .as_ref()
+            .is_none_or(|b| eval.valid.accuracy > b.valid.accuracy)
+        {
+            self.best_eval = Some(eval.clone());
         }
-        steps_here += 1;
-        if !last && opts.halt_after_steps == Some(steps_here) {
-            progress.finish();
-            summary.status = RunStatus::Halted;
-            return Ok(summary);
+        self.last_eval = Some(eval);
+    }
+
+    fn fill_summary(&self, summary: &mut FinetuneSummary) {
+        summary.steps_done = self.step;
+        summary.wall_time_s = self.elapsed_s;
+        summary.final_train_loss = self.last_loss;
+        summary.final_eval = self.last_eval.clone();
+        summary.best_eval = self.best_eval.clone();
+    }
+
+    fn status_of(summary: &mut FinetuneSummary) -> (&mut RunStatus, &mut Option<Failure>) {
+        (&mut summary.status, &mut summary.failure)
+    }
+
+    fn train_row(
+        step: u64,
+        stats: &StepStats,
+        tokens_per_s: Option<f64>,
+        elapsed_s: f64,
+    ) -> FinetuneRow {
+        FinetuneRow {
+            kind: RowKind::Train,
+            step,
+            lr: Some(stats.lr),
+            loss: Some(stats.loss),
+            sift_loss: stats.sift_loss,
+            grad_norm: Some(stats.grad_norm),
+            tokens_per_s,
+            elapsed_s,
+            valid_accuracy: None,
+            valid_f1: None,
+            test_accuracy: None,
+            test_f1: None,
         }
     }
 
-    progress.finish();
-    summary.status = RunStatus::Completed;
-    write_json(&out.join(SUMMARY_FILE), &summary)?;
-    Ok(summary)
+    fn eval_row(eval: &ClassEvalPoint, elapsed_s: f64) -> FinetuneRow {
+        FinetuneRow {
+            kind: RowKind::Eval,
+            step: eval.step,
+            lr: None,
+            loss: None,
+            sift_loss: None,
+            grad_norm: None,
+            tokens_per_s: None,
+            elapsed_s,
+            valid_accuracy: Some(eval.valid.accuracy),
+            valid_f1: Some(eval.valid.macro_f1),
+            test_accuracy: Some(eval.test.accuracy),
+            test_f1: Some(eval.test.macro_f1),
+        }
+    }
+
+    fn eval_note(eval: &ClassEvalPoint) -> String {
+        let (v, t) = (&eval.valid, &eval.test);
+        format!(
+            "valid accuracy {:.4} F1 {:.4}, test accuracy {:.4} F1 {:.4}",
+            v.accuracy, v.macro_f1, t.accuracy, t.macro_f1
+        )
+    }
 }

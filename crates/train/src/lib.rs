@@ -34,6 +34,7 @@ pub mod spec;
 pub mod summary;
 pub mod task_data;
 pub mod text_eval;
+pub mod tracker;
 
 pub use device::DeviceSpec;
 pub use error::{Result, TrainError};

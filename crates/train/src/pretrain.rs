@@ -1,14 +1,15 @@
 //! The pre-training loop, written out top to bottom: AdamW, linear warm-up and decay, global-norm
-//! clipping, gradient accumulation, dropout, MLM loss on the masked positions only, periodic evaluation,
-//! metrics, checkpoints, exact resume and failure on a non-finite loss.
+//! clipping, gradient accumulation, dropout, MLM loss on the masked positions only. The bookkeeping around
+//! the step (periodic evaluation, metrics, checkpoints, exact resume, failure on a non-finite loss) is the
+//! [`RunTracker`]'s.
 //!
 //! Exactness: the data stream depends only on (seed, data cursor); every forward pass re-seeds the backend
 //! RNG from (seed, step, micro-step) so dropout does not depend on what ran before; the schedule is a
 //! function of the step. A checkpoint therefore holds all the state there is, and a run resumed from it
 //! repeats on CPU, bit for bit, what the uninterrupted run computes.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use ablate_data::{DataCursor, EvalBatches, MlmBatch, MlmBatcher, ShardSet, Split};
 use ablate_model::MlmModel;
@@ -18,21 +19,21 @@ use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::mlm_tensors;
-use crate::checkpoint::{self, Extras};
 use crate::clip::clip_global_norm;
 use crate::decay;
 use crate::error::{IoContext, Result};
-use crate::fsutil::{copy_atomic, write_atomic, write_json};
+use crate::fsutil::{copy_atomic, read_json, write_atomic};
 use crate::loss::{masked_nll_sum, scalar};
-use crate::metrics::{METRICS_FILE, MetricsFile, PretrainRow, RowKind};
+use crate::metrics::{PretrainRow, RowKind};
 use crate::mlm_eval::{EVAL_SEED, MlmScores, evaluate_mlm};
-use crate::progress::{Progress, ProgressMode};
+use crate::progress::ProgressMode;
 use crate::resume::{self, Start};
 use crate::rng::{Purpose, derive, exclusive, init_module};
 use crate::run_dir::{SPEC_FILE, prepare_data};
-use crate::schedule::{LrSchedule, due};
+use crate::schedule::LrSchedule;
 use crate::spec::RunSpec;
 use crate::summary::{EvalPoint, Failure, PretrainSummary, RunStatus, SUMMARY_FILE};
+use crate::tracker::{LoopState, RunTracker, StepStats, TrackerSetup};
 
 /// How a training command runs (nothing here changes its results).
 #[derive(Debug, Clone)]
@@ -94,7 +95,7 @@ pub fn pretrain<B: AutodiffBackend>(
         Ok(RunSpec::from_toml_str(saved)?.differing_keys(spec))
     })?;
     if start == Start::Done {
-        let summary: PretrainSummary = crate::fsutil::read_json(&run_dir.join(SUMMARY_FILE))?;
+        let summary: PretrainSummary = read_json(&run_dir.join(SUMMARY_FILE))?;
         tracing::info!(
             "{} already completed {} steps",
             run_dir.display(),
@@ -113,9 +114,9 @@ pub fn pretrain<B: AutodiffBackend>(
     // ---- model, optimiser, batches, schedule (fresh or from the checkpoint) -------------------------
     let cfg = &spec.model.config;
     let init_seed = derive(spec.seed, Purpose::Init, 0, 0);
-    let mut model: MlmModel<B> = init_module(device, init_seed, || MlmModel::new(cfg, device))?;
+    let model: MlmModel<B> = init_module(device, init_seed, || MlmModel::new(cfg, device))?;
     let o = &spec.optimiser;
-    let mut optim = o.adamw::<B, MlmModel<B>>();
+    let optim = o.adamw::<B, MlmModel<B>>();
     let mut batcher = MlmBatcher::new(
         &shards,
         Split::Train,
@@ -127,49 +128,27 @@ pub fn pretrain<B: AutodiffBackend>(
         total: spec.steps,
         decay: o.decay,
     };
-    let mut state = PretrainState {
-        step: 0,
-        cursor: batcher.cursor(),
-        seed: spec.seed,
-        schedule,
-        tokens_seen: 0,
-        elapsed_s: 0.0,
-        last_loss: None,
-        last_eval: None,
-        best_eval: None,
-    };
-    let metrics_path = run_dir.join(METRICS_FILE);
-    match &start {
-        Start::Resume { dir, step } => {
-            let _gate = exclusive();
-            model = checkpoint::load_model(model, dir, device)?;
-            optim = checkpoint::load_optimizer(optim, dir, device)?;
-            state = checkpoint::load_state(dir)?;
-            batcher.restore(&state.cursor)?;
-            checkpoint::restore_metrics(run_dir, dir)?;
-            tracing::info!("resuming {} from step {step}", run_dir.display());
-        }
-        _ => write_atomic(&metrics_path, b"")?,
-    }
-    let mut metrics = MetricsFile::open(&metrics_path)?;
-    let params = model.num_params();
-    let mut summary = PretrainSummary {
-        status: RunStatus::Running,
-        failure: None,
-        preset: spec.model.preset.name(),
+    let fresh = PretrainState::fresh(spec.seed, schedule, batcher.cursor());
+    let summary = PretrainSummary::new(spec.model.preset.name(), spec.steps, model.num_params());
+    let setup = TrackerSetup {
+        run_dir,
+        spec: (SPEC_FILE, &spec_text),
         steps: spec.steps,
-        steps_done: state.step,
-        params,
-        wall_time_s: state.elapsed_s,
-        tokens_seen: state.tokens_seen,
-        final_train_loss: state.last_loss,
-        final_eval: state.last_eval.clone(),
-        best_eval: state.best_eval.clone(),
+        log_every: spec.log_every,
+        eval_every: spec.eval_every,
+        checkpoint_every: spec.checkpoint_every,
+        label: "train",
+        opts,
     };
-    write_json(&run_dir.join(SUMMARY_FILE), &summary)?;
+    let (mut tracker, mut model, mut optim) =
+        RunTracker::resume_or_start(setup, &start, fresh, summary, (model, optim), device)?;
+    if let Start::Resume { .. } = start {
+        batcher.restore(&tracker.state().cursor)?;
+    }
     tracing::info!(
-        "pre-training {} ({params} parameters) for {} steps of {} x {} rows of {} tokens",
+        "pre-training {} ({} parameters) for {} steps of {} x {} rows of {} tokens",
         spec.model.preset.name(),
+        model.num_params(),
         spec.steps,
         spec.grad_accum,
         spec.batch_size,
@@ -177,13 +156,8 @@ pub fn pretrain<B: AutodiffBackend>(
     );
 
     // ---- the loop -------------------------------------------------------------------------------------
-    let progress = Progress::new("train", spec.steps, state.step, opts.progress);
-    let (started, elapsed_before) = (Instant::now(), state.elapsed_s);
-    let (mut window_tokens, mut window_start) = (0u64, Instant::now());
-    let mut steps_here = 0u64;
-    while state.step < spec.steps {
+    while let Some(step) = tracker.next_step() {
         let gate = exclusive(); // the whole step holds the process-wide training guard (see `rng`)
-        let step = state.step; // 0-based index of the step being taken
         let lr = schedule.lr(step);
 
         // 1. the step's micro-batches; the loss is the mean over all their masked tokens
@@ -212,111 +186,30 @@ pub fn pretrain<B: AutodiffBackend>(
 
         // 3. global-norm clipping and the AdamW update; a non-finite loss or gradient ends the run
         let (grads, grad_norm) = clip_global_norm(&model, accumulator.grads(), o.clip);
-        if !loss.is_finite() || !grad_norm.is_finite() {
-            let what = if loss.is_finite() {
-                "gradient norm"
-            } else {
-                "training loss"
-            };
-            let value = if loss.is_finite() { grad_norm } else { loss };
-            metrics.append(&train_row(
-                step + 1,
-                lr,
-                loss,
-                grad_norm,
-                None,
-                state.elapsed_s,
-            ))?;
-            summary.status = RunStatus::Failed;
-            summary.failure = Some(Failure {
-                step: step + 1,
-                reason: format!("the {what} is {value} at step {}", step + 1),
-                last_checkpoint_step: checkpoint::latest(run_dir)?.map(|(m, _)| m.step),
-            });
-            write_json(&run_dir.join(SUMMARY_FILE), &summary)?;
-            progress.finish();
-            tracing::error!(
-                "run failed: {}",
-                summary.failure.as_ref().map_or("", |f| &f.reason)
-            );
-            return Ok(summary);
+        let stats = StepStats {
+            lr,
+            loss,
+            sift_loss: None,
+            grad_norm,
+            tokens,
+        };
+        if let Some(failed) = tracker.fail_if_non_finite(&stats)? {
+            return Ok(failed);
         }
         model = decay::apply(model, &grads, lr, o.weight_decay, o.decay_bias_and_norm);
         model = optim.step(lr, model, grads);
 
-        state.step += 1;
-        state.cursor = batcher.cursor();
-        state.tokens_seen += tokens;
-        state.last_loss = Some(loss);
-        state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
-        window_tokens += tokens;
-        let last = state.step == spec.steps;
-
-        // 4. log, evaluate, checkpoint
-        if due(state.step, spec.log_every) || last {
-            let rate = window_tokens as f64 / window_start.elapsed().as_secs_f64().max(1e-9);
-            metrics.append(&train_row(
-                state.step,
-                lr,
-                loss,
-                grad_norm,
-                Some(rate),
-                state.elapsed_s,
-            ))?;
-            progress.update(
-                state.step,
-                &format!("loss {loss:.4} lr {lr:.2e} |g| {grad_norm:.3} {rate:.0} tok/s"),
-            );
-            (window_tokens, window_start) = (0, Instant::now());
-        }
-        if due(state.step, spec.eval_every) || last {
-            let scores = evaluate_valid(&model, &shards, spec, device)?;
-            metrics.append(&eval_row(state.step, &scores, state.elapsed_s))?;
-            progress.note(&format!(
-                "eval step {}: loss {:.4} accuracy {:.4} ppl {:.2}",
-                state.step, scores.loss, scores.accuracy, scores.ppl
-            ));
-            let point = EvalPoint {
-                step: state.step,
-                scores,
-            };
-            if state
-                .best_eval
-                .as_ref()
-                .is_none_or(|b| point.scores.loss < b.scores.loss)
-            {
-                state.best_eval = Some(point.clone());
-            }
-            state.last_eval = Some(point);
-        }
-        summary.steps_done = state.step;
-        summary.wall_time_s = state.elapsed_s;
-        summary.tokens_seen = state.tokens_seen;
-        summary.final_train_loss = state.last_loss;
-        summary.final_eval = state.last_eval.clone();
-        summary.best_eval = state.best_eval.clone();
-        if due(state.step, spec.checkpoint_every) || last {
-            let extras = Extras {
-                state: &state,
-                spec: (SPEC_FILE, &spec_text),
-            };
-            checkpoint::save(run_dir, state.step, &model, &optim, extras)?;
-            if !last {
-                write_json(&run_dir.join(SUMMARY_FILE), &summary)?;
-            }
-        }
-        steps_here += 1;
-        if !last && opts.halt_after_steps == Some(steps_here) {
-            progress.finish();
-            summary.status = RunStatus::Halted;
-            return Ok(summary);
+        // 4. log, evaluate on the valid split, checkpoint, as due
+        tracker.state_mut().cursor = batcher.cursor();
+        let evaluate = |m: &MlmModel<B>, step| {
+            let scores = evaluate_valid(m, &shards, spec, device)?;
+            Ok(EvalPoint { step, scores })
+        };
+        if let ControlFlow::Break(halted) = tracker.after_step(&model, &optim, &stats, evaluate)? {
+            return Ok(halted);
         }
     }
-
-    progress.finish();
-    summary.status = RunStatus::Completed;
-    write_json(&run_dir.join(SUMMARY_FILE), &summary)?;
-    Ok(summary)
+    tracker.finish()
 }
 
 /// Scores the model (dropout off) on the first `eval_batches` batches of the valid split.
@@ -336,39 +229,128 @@ fn evaluate_valid<B: AutodiffBackend>(
     evaluate_mlm(&model.valid(), batches.take(limit), device)
 }
 
-fn train_row(
-    step: u64,
-    lr: f64,
-    loss: f64,
-    grad_norm: f64,
-    rate: Option<f64>,
-    elapsed: f64,
-) -> PretrainRow {
-    PretrainRow {
-        kind: RowKind::Train,
-        step,
-        lr: Some(lr),
-        loss: Some(loss),
-        grad_norm: Some(grad_norm),
-        tokens_per_s: rate,
-        elapsed_s: elapsed,
-        eval_loss: None,
-        eval_accuracy: None,
-        eval_ppl: None,
+impl PretrainState {
+    /// The state before the first step.
+    fn fresh(seed: u64, schedule: LrSchedule, cursor: DataCursor) -> Self {
+        Self {
+            step: 0,
+            cursor,
+            seed,
+            schedule,
+            tokens_seen: 0,
+            elapsed_s: 0.0,
+            last_loss: None,
+            last_eval: None,
+            best_eval: None,
+        }
     }
 }
 
-fn eval_row(step: u64, scores: &MlmScores, elapsed: f64) -> PretrainRow {
-    PretrainRow {
-        kind: RowKind::Eval,
-        step,
-        lr: None,
-        loss: None,
-        grad_norm: None,
-        tokens_per_s: None,
-        elapsed_s: elapsed,
-        eval_loss: Some(scores.loss),
-        eval_accuracy: Some(scores.accuracy),
-        eval_ppl: Some(scores.ppl),
+impl PretrainSummary {
+    /// The summary of a run not yet started; the tracker fills in where it stands.
+    fn new(preset: String, steps: u64, params: usize) -> Self {
+        Self {
+            status: RunStatus::Running,
+            failure: None,
+            preset,
+            steps,
+            steps_done: 0,
+            params,
+            wall_time_s: 0.0,
+            tokens_seen: 0,
+            final_train_loss: None,
+            final_eval: None,
+            best_eval: None,
+        }
+    }
+}
+
+impl LoopState for PretrainState {
+    type Eval = EvalPoint;
+    type Summary = PretrainSummary;
+    type Row = PretrainRow;
+    const ROW_FOR_FAILED_STEP: bool = true;
+
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn elapsed_s(&self) -> f64 {
+        self.elapsed_s
+    }
+
+    fn count_step(&mut self, stats: &StepStats, elapsed_s: f64) {
+        self.step += 1;
+        self.tokens_seen += stats.tokens;
+        self.last_loss = Some(stats.loss);
+        self.elapsed_s = elapsed_s;
+    }
+
+    /// The best evaluation is the one with the lowest valid loss.
+    fn keep_eval(&mut self, eval: EvalPoint) {
+        if self
+            .best_eval
+            .as_ref()
+            .is_none_or(|b| eval.scores.loss < b.scores.loss)
+        {
+            self.best_eval = Some(eval.clone());
+        }
+        self.last_eval = Some(eval);
+    }
+
+    fn fill_summary(&self, summary: &mut PretrainSummary) {
+        summary.steps_done = self.step;
+        summary.wall_time_s = self.elapsed_s;
+        summary.tokens_seen = self.tokens_seen;
+        summary.final_train_loss = self.last_loss;
+        summary.final_eval = self.last_eval.clone();
+        summary.best_eval = self.best_eval.clone();
+    }
+
+    fn status_of(summary: &mut PretrainSummary) -> (&mut RunStatus, &mut Option<Failure>) {
+        (&mut summary.status, &mut summary.failure)
+    }
+
+    fn train_row(
+        step: u64,
+        stats: &StepStats,
+        tokens_per_s: Option<f64>,
+        elapsed_s: f64,
+    ) -> PretrainRow {
+        PretrainRow {
+            kind: RowKind::Train,
+            step,
+            lr: Some(stats.lr),
+            loss: Some(stats.loss),
+            grad_norm: Some(stats.grad_norm),
+            tokens_per_s,
+            elapsed_s,
+            eval_loss: None,
+            eval_accuracy: None,
+            eval_ppl: None,
+        }
+    }
+
+    fn eval_row(eval: &EvalPoint, elapsed_s: f64) -> PretrainRow {
+        PretrainRow {
+            kind: RowKind::Eval,
+            step: eval.step,
+            lr: None,
+            loss: None,
+            grad_norm: None,
+            tokens_per_s: None,
+            elapsed_s,
+            eval_loss: Some(eval.scores.loss),
+            eval_accuracy: Some(eval.scores.accuracy),
+            eval_ppl: Some(eval.scores.ppl),
+        }
+    }
+
+    fn eval_note(eval: &EvalPoint) -> String {
+        let s = &eval.scores;
+        format!(
+            "loss {:.4} accuracy {:.4} ppl {:.2}",
+            s.loss, s.accuracy, s.ppl
+        )
     }
 }
