@@ -1,4 +1,4 @@
-//! Per-feature modules (Linear, LayerNorm) and the attention softmax applied to activations flattened to
+//! Per-feature modules (Linear, LayerNorm) and the attention probabilities applied to activations flattened to
 //! 2-D rows: `[B, N, D]` runs as `[B * N, D]` (a free reshape of a contiguous tensor).
 //!
 //! Why: on the flex CPU backend a broadcasting binary op (a bias add, LayerNorm's centring, scaling and
@@ -23,12 +23,6 @@ pub fn linear<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
 /// `norm` applied to every row of `x` `[B, N, D]` (one fused operation, [`crate::fused`]).
 pub fn layer_norm<B: Backend>(norm: &LayerNorm<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     norm.forward(x)
-}
-
-/// Softmax over the last dimension of `x` `[B, H, Nq, Nk]`.
-pub fn softmax_last<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
-    let [b, h, nq, nk] = x.dims();
-    B::fused_softmax(x.reshape([b * h * nq, nk])).reshape([b, h, nq, nk])
 }
 
 /// Attention probabilities `dropout(softmax(scores / scale + additive))` of `scores` `[B, H, Nq, Nk]`, with

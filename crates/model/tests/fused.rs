@@ -1,6 +1,6 @@
 //! The fused operations against their decomposed reference: forward values and the gradient of every input
 //! at 1e-5 (f32), on odd shapes (one row, widths that are not a multiple of the SIMD width, more rows than
-//! one parallel block), with masked softmax entries; a finite-difference check of the fused LayerNorm's
+//! one parallel block), with masked keys; a finite-difference check of the fused LayerNorm's
 //! gradient; and a check that the flex backends really take the kernel path.
 
 use ablate_model::fused::{FusedOps, Path, path_of, reference};
@@ -120,38 +120,6 @@ fn layer_norm_gradient_matches_finite_differences() {
             (*got as f64 - want).abs() <= 1e-3 * (1.0 + want.abs()),
             "dx[{k}]: {got} vs finite difference {want}"
         );
-    }
-}
-
-#[test]
-fn softmax_values_and_gradients_match_the_reference() {
-    let dev = Default::default();
-    for [rows, d] in SHAPES {
-        let mut x = Tensor::<Flex, 2>::random([rows, d], Distribution::Normal(0.0, 3.0), &dev);
-        if d > 2 {
-            // a masked key in every row, as the attention mask writes it
-            x = x.slice_assign([0..rows, 1..2], Tensor::full([rows, 1], -1e30, &dev));
-        }
-        let w = Tensor::<Flex, 2>::random([rows, d], Distribution::Normal(0.0, 1.0), &dev);
-        let what = format!("[{rows}, {d}]");
-        close(
-            &vals(Flex::fused_softmax(x.clone())),
-            &vals(reference::softmax(x.clone())),
-            &format!("{what} forward"),
-        );
-        let run = |fused: bool| {
-            let xa = Tensor::<AD, 2>::from_inner(x.clone()).require_grad();
-            let y = if fused {
-                AD::fused_softmax(xa.clone())
-            } else {
-                reference::softmax(xa.clone())
-            };
-            let grads = (y.clone() * Tensor::from_inner(w.clone())).sum().backward();
-            [vals(y.inner()), vals(xa.grad(&grads).unwrap())]
-        };
-        let (f, r) = (run(true), run(false));
-        close(&f[0], &r[0], &format!("{what} p"));
-        close(&f[1], &r[1], &format!("{what} dx"));
     }
 }
 
@@ -284,11 +252,26 @@ fn attention_dropout_backward_uses_the_forward_mask() {
     }
 }
 
+/// The small model of the whole-step comparison, dropout off.
+fn step_config(preset: ablate_model::Preset) -> ablate_model::ModelConfig {
+    ablate_model::ModelConfig {
+        vocab_size: 50,
+        hidden_size: 16,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        intermediate_size: 24,
+        max_position_embeddings: 16,
+        hidden_dropout_prob: 0.0,
+        attention_probs_dropout_prob: 0.0,
+        ..preset.config()
+    }
+}
+
 fn training_step<B2>(preset: ablate_model::Preset, weights: &[u8]) -> (f32, Vec<Vec<f32>>)
 where
     B2: burn::tensor::backend::AutodiffBackend,
 {
-    use ablate_model::{EncoderInput, MaskedPositions, MlmModel, ModelConfig};
+    use ablate_model::{EncoderInput, MaskedPositions, MlmModel};
     use burn::module::{Module, ModuleVisitor, Param};
     struct Collect<'a, B3: burn::tensor::backend::AutodiffBackend>(
         &'a <B3 as burn::tensor::backend::AutodiffBackend>::Gradients,
@@ -304,17 +287,7 @@ where
     }
     use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
     let dev = Default::default();
-    let cfg = ModelConfig {
-        vocab_size: 50,
-        hidden_size: 16,
-        num_hidden_layers: 2,
-        num_attention_heads: 2,
-        intermediate_size: 24,
-        max_position_embeddings: 16,
-        hidden_dropout_prob: 0.0,
-        attention_probs_dropout_prob: 0.0,
-        ..preset.config()
-    };
+    let cfg = step_config(preset);
     // the same weights on both backends: `weights` are one model's record bytes
     let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
     let record = recorder.load(weights.to_vec(), &dev).unwrap();
@@ -345,15 +318,7 @@ fn a_whole_training_step_fused_equals_the_decomposed_one() {
         ablate_model::Preset::Deberta,
     ] {
         use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
-        let cfg = ablate_model::ModelConfig {
-            vocab_size: 50,
-            hidden_size: 16,
-            num_hidden_layers: 2,
-            num_attention_heads: 2,
-            intermediate_size: 24,
-            max_position_embeddings: 16,
-            ..preset.config()
-        };
+        let cfg = step_config(preset);
         let model = ablate_model::MlmModel::<Flex>::new(&cfg, &Default::default()).unwrap();
         let weights = BinBytesRecorder::<FullPrecisionSettings>::default()
             .record(burn::module::Module::into_record(model), ())

@@ -59,14 +59,6 @@ pub fn layer_norm_forward(
     Some((y, xhat, rstd))
 }
 
-/// Softmax over the last dimension on a flex tensor, or `None` for a dtype the kernel does not take.
-pub fn softmax_forward(x: &FlexTensor) -> Option<FlexTensor> {
-    let (x, d) = f32_rows(x)?;
-    let mut y = FlexTensor::empty(x.shape(), DType::F32);
-    kernels::softmax_forward(x.storage::<f32>(), d, y.storage_mut::<f32>());
-    Some(y)
-}
-
 #[derive(Debug)]
 struct LayerNormBackward;
 
@@ -118,45 +110,6 @@ pub fn layer_norm_autodiff(
         {
             OpsKind::Tracked(prep) => prep.finish((xhat, rstd, gamma.primitive.to_contiguous()), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
-        },
-    )
-}
-
-#[derive(Debug)]
-struct SoftmaxBackward;
-
-impl Backward<Flex, 1> for SoftmaxBackward {
-    /// The probabilities.
-    type State = FlexTensor;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x] = ops.parents;
-        let dp = grads.consume::<Flex>(&ops.node).to_contiguous();
-        let Some(node) = node_x else { return };
-        let p = ops.state;
-        let d = *p.shape().last().expect("rank >= 1");
-        let mut dx = FlexTensor::empty(p.shape(), DType::F32);
-        kernels::softmax_backward(
-            p.storage::<f32>(),
-            dp.storage::<f32>(),
-            d,
-            dx.storage_mut::<f32>(),
-        );
-        grads.register::<Flex>(node.id, dx);
-    }
-}
-
-/// Softmax over the last dimension as one autodiff node, or `None` when the kernel does not apply.
-pub fn softmax_autodiff(x: FloatTensor<FlexAutodiff>) -> Option<FloatTensor<FlexAutodiff>> {
-    let p = softmax_forward(&x.primitive)?;
-    Some(
-        match SoftmaxBackward
-            .prepare::<NoCheckpointing>([x.node.clone()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(p.clone(), p),
-            OpsKind::UnTracked(prep) => prep.finish(p),
         },
     )
 }

@@ -97,42 +97,6 @@ pub fn layer_norm_backward(
     (dg, db)
 }
 
-/// Softmax over rows of width `d`, the row maximum subtracted first.
-pub fn softmax_forward(x: &[f32], d: usize, y: &mut [f32]) {
-    y.par_chunks_mut(BLOCK * d)
-        .zip(x.par_chunks(BLOCK * d))
-        .for_each(|(y, x)| {
-            for (yr, xr) in y.chunks_mut(d).zip(x.chunks(d)) {
-                let max = xr.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                let mut sum = 0f32;
-                for i in 0..d {
-                    let e = (xr[i] - max).exp();
-                    yr[i] = e;
-                    sum += e;
-                }
-                let inv = 1.0 / sum;
-                for v in yr.iter_mut() {
-                    *v *= inv;
-                }
-            }
-        });
-}
-
-/// Softmax backward from the saved probabilities: `dx = p * (dp - sum(dp * p))`.
-pub fn softmax_backward(p: &[f32], dp: &[f32], d: usize, dx: &mut [f32]) {
-    dx.par_chunks_mut(BLOCK * d)
-        .zip(p.par_chunks(BLOCK * d))
-        .zip(dp.par_chunks(BLOCK * d))
-        .for_each(|((dx, p), dp)| {
-            for ((dxr, pr), dpr) in dx.chunks_mut(d).zip(p.chunks(d)).zip(dp.chunks(d)) {
-                let dot: f32 = pr.iter().zip(dpr).map(|(a, b)| a * b).sum();
-                for i in 0..d {
-                    dxr[i] = pr[i] * (dpr[i] - dot);
-                }
-            }
-        });
-}
-
 /// Attention probabilities over rows of width `d`: `p = softmax(scores * inv_scale + additive)` (row maximum
 /// subtracted) into `p`, and `y = p` with dropout (`mask::kept(key, element, threshold)`, kept values times
 /// `drop_scale`) into `y` when `y` is given.
@@ -244,12 +208,25 @@ mod tests {
     }
 
     #[test]
-    fn softmax_rows_by_hand() {
+    fn attention_probabilities_by_hand() {
+        // scale 1, nothing added: a plain softmax of each row, the row maximum subtracted
         let mut y = [0f32; 3];
-        softmax_forward(&[0.0, 2f32.ln(), 1000.0], 3, &mut y);
+        attention_probs_forward(&[0.0, 2f32.ln(), 1000.0], &[0.0; 3], 1.0, 3, &mut y, None);
         assert!((y[2] - 1.0).abs() < 1e-6 && y[0] < 1e-30);
-        softmax_forward(&[0.0, 2f32.ln(), 0.0], 3, &mut y);
+        attention_probs_forward(&[0.0, 2f32.ln(), 0.0], &[0.0; 3], 1.0, 3, &mut y, None);
         for (a, w) in y.iter().zip([0.25f32, 0.5, 0.25]) {
+            assert!((a - w).abs() < 1e-6, "{y:?}");
+        }
+        // scores halved and a masked key: softmax([0, ln 4 / 2, -inf]) = [1/3, 2/3, 0]
+        attention_probs_forward(
+            &[0.0, 4f32.ln(), 5.0],
+            &[0.0, 0.0, -1e30],
+            0.5,
+            3,
+            &mut y,
+            None,
+        );
+        for (a, w) in y.iter().zip([1.0f32 / 3.0, 2.0 / 3.0, 0.0]) {
             assert!((a - w).abs() < 1e-6, "{y:?}");
         }
     }

@@ -1,5 +1,5 @@
-//! Fused operations: the encoder's hot element-wise paths (LayerNorm, the attention softmax) as single
-//! operations with their own backward.
+//! Fused operations: the encoder's hot element-wise paths (LayerNorm, the attention probabilities, dropout)
+//! as single operations with their own backward.
 //!
 //! The seam is [`FusedOps`], a backend extension trait that every burn backend gets through one blanket
 //! implementation. Its methods take the kernel path where one exists (the flex CPU backend, plain and under
@@ -11,8 +11,9 @@
 //!
 //! Under `Autodiff<Flex>` the decomposed LayerNorm is 5-9 tracked element-wise operations (each a pass over
 //! the activations forward and backward); the fused one is one pass forward and one backward, from the saved
-//! normalised rows and inverse standard deviations. The softmax saves its output and its backward is one
-//! pass, `dx = p (dp - sum(dp p))`.
+//! normalised rows and inverse standard deviations. The attention probabilities save the probabilities before
+//! dropout; their backward is one pass, `ds = p (g - sum(g p))` with `g` the incoming gradient through the
+//! regenerated dropout mask.
 
 pub mod flex;
 pub mod kernels;
@@ -38,9 +39,6 @@ pub trait FusedOps: Backend {
         beta: Tensor<Self, 1>,
         eps: f64,
     ) -> Tensor<Self, 2>;
-
-    /// Softmax over the last dimension of `x` `[rows, d]`, the row maximum subtracted first.
-    fn fused_softmax(x: Tensor<Self, 2>) -> Tensor<Self, 2>;
 
     /// Dropout of `x` with probability `prob` in `(0, 1)` (the caller applies it in training only).
     fn fused_dropout<const D: usize>(x: Tensor<Self, D>, prob: f64) -> Tensor<Self, D>;
@@ -150,31 +148,6 @@ impl<B: Backend> FusedOps for B {
         }
     }
 
-    fn fused_softmax(x: Tensor<B, 2>) -> Tensor<B, 2> {
-        match path_of::<B>() {
-            Path::Flex => {
-                if let Ok(px) = cast::<B::FloatTensorPrimitive, FlexTensor>(primitive(x.clone()))
-                    && let Some(y) = flex::softmax_forward(&px)
-                    && let Ok(y) = cast::<FlexTensor, B::FloatTensorPrimitive>(y)
-                {
-                    return wrap(y);
-                }
-                reference::softmax(x)
-            }
-            Path::FlexAutodiff => {
-                if let Ok(px) =
-                    cast::<B::FloatTensorPrimitive, FloatTensor<FlexAutodiff>>(primitive(x.clone()))
-                    && let Some(y) = flex::softmax_autodiff(px)
-                    && let Ok(y) = cast::<FloatTensor<FlexAutodiff>, B::FloatTensorPrimitive>(y)
-                {
-                    return wrap(y);
-                }
-                reference::softmax(x)
-            }
-            Path::Reference => reference::softmax(x),
-        }
-    }
-
     fn fused_dropout<const D: usize>(x: Tensor<B, D>, prob: f64) -> Tensor<B, D> {
         match path_of::<B>() {
             Path::FlexAutodiff => {
@@ -207,17 +180,20 @@ impl<B: Backend> FusedOps for B {
         inv_scale: f64,
         prob: f64,
     ) -> Tensor<B, 2> {
-        let key = if prob > 0.0 {
-            draw_key::<B>(&scores.device())
-        } else {
-            0
+        // the key is drawn on the kernel paths only: the reference draws its own mask
+        let key = || {
+            if prob > 0.0 {
+                draw_key::<B>(&scores.device())
+            } else {
+                0
+            }
         };
         match path_of::<B>() {
             Path::FlexAutodiff => {
                 let p = |t| cast::<B::FloatTensorPrimitive, FloatTensor<FlexAutodiff>>(t).ok();
                 if let (Some(ps), Some(pa)) =
                     (p(primitive(scores.clone())), p(primitive(additive.clone())))
-                    && let Some(y) = flex::attention_probs_autodiff(ps, pa, inv_scale, prob, key)
+                    && let Some(y) = flex::attention_probs_autodiff(ps, pa, inv_scale, prob, key())
                     && let Ok(y) = cast::<_, B::FloatTensorPrimitive>(y)
                 {
                     return wrap(y);
@@ -228,7 +204,7 @@ impl<B: Backend> FusedOps for B {
                 if let (Some(ps), Some(pa)) =
                     (p(primitive(scores.clone())), p(primitive(additive.clone())))
                     && let Some((_, y)) =
-                        flex::attention_probs_forward(&ps, &pa, inv_scale, prob, key)
+                        flex::attention_probs_forward(&ps, &pa, inv_scale, prob, key())
                     && let Ok(y) = cast::<_, B::FloatTensorPrimitive>(y)
                 {
                     return wrap(y);
