@@ -8,27 +8,15 @@
 use ablate_model::heads::emd::decode_passes;
 use ablate_model::position::{DisentangledConfig, LayerPosition, PositionScheme, SharedPosition};
 use ablate_model::{EncoderInput, HiddenAct, MaskedPositions, MlmDecoder, Model, ModelConfig};
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::Module;
 use burn::tensor::{Distribution, Tensor, TensorData};
 
-type B = burn::backend::Flex;
+mod common;
+use common::{B, Randomise, vals};
 
 const N: usize = 6;
 const D: usize = 8;
 const HEADS: usize = 2;
-
-/// Every float parameter redrawn from N(0, 0.3²), so that biases and LayerNorm affine terms matter.
-struct Randomise;
-
-impl ModuleMapper<B> for Randomise {
-    fn map_float<const R: usize>(&mut self, param: Param<Tensor<B, R>>) -> Param<Tensor<B, R>> {
-        param.map(|t| Tensor::random(t.shape(), Distribution::Normal(0.0, 0.3), &t.device()))
-    }
-}
-
-fn vals<const R: usize>(t: Tensor<B, R>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec().unwrap()
-}
 
 /// `x` `[rows][d_in]` times a burn `Linear` (weight `[d_in, d_out]`, row-major) plus its bias.
 fn linear(x: &[Vec<f32>], lin: &burn::nn::Linear<B>) -> Vec<Vec<f32>> {

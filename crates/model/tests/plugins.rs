@@ -10,11 +10,11 @@ use ablate_model::position::{
     SharedPosition, ShawConfig, T5Config,
 };
 use ablate_model::{EncoderInput, MaskedPositions, MlmModel, Model, ModelConfig};
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 
-type B = burn::backend::Flex;
-type AD = burn::backend::Autodiff<B>;
+mod common;
+use common::{AD, B, GradCheck, Randomise, vals};
 
 const N: usize = 7;
 const HEADS: usize = 2;
@@ -33,19 +33,6 @@ fn tiny(position: PositionScheme) -> ModelConfig {
         position,
         ..ModelConfig::default()
     }
-}
-
-/// Every float parameter redrawn from N(0, 0.3²), so that biases and scalars matter.
-struct Randomise;
-
-impl ModuleMapper<B> for Randomise {
-    fn map_float<const R: usize>(&mut self, param: Param<Tensor<B, R>>) -> Param<Tensor<B, R>> {
-        param.map(|t| Tensor::random(t.shape(), Distribution::Normal(0.0, 0.3), &t.device()))
-    }
-}
-
-fn vals<const R: usize>(t: Tensor<B, R>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec().unwrap()
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -340,30 +327,6 @@ fn every_scheme_kind_builds_and_its_positions_change_the_output() {
     }
 }
 
-#[derive(Default)]
-struct GradCheck {
-    missing: Vec<String>,
-    total: usize,
-    path: Vec<String>,
-    grads: Option<<AD as burn::tensor::backend::AutodiffBackend>::Gradients>,
-}
-
-impl ModuleVisitor<AD> for GradCheck {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_owned());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const R: usize>(&mut self, param: &Param<Tensor<AD, R>>) {
-        self.total += 1;
-        let grad = param.grad(self.grads.as_ref().unwrap());
-        if !grad.is_some_and(|g| g.abs().sum().into_scalar() > 0.0) {
-            self.missing.push(self.path.join("."));
-        }
-    }
-}
-
 #[test]
 fn gradients_reach_every_parameter_of_the_new_schemes() {
     let dev = Default::default();
@@ -395,10 +358,7 @@ fn gradients_reach_every_parameter_of_the_new_schemes() {
         let loss = burn::nn::loss::CrossEntropyLossConfig::new()
             .init(&dev)
             .forward(out.logits.reshape([6, 40]), targets);
-        let mut check = GradCheck {
-            grads: Some(loss.backward()),
-            ..Default::default()
-        };
+        let mut check = GradCheck::new(loss.backward());
         model.visit(&mut check);
         assert!(
             check.missing.is_empty(),

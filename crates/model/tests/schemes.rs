@@ -8,12 +8,12 @@ use ablate_model::position::{
     SharedPosition, ShawConfig, XlConfig,
 };
 use ablate_model::{EncoderInput, MaskedPositions, MlmModel, Model, ModelConfig, Preset};
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 
-type B = burn::backend::Flex;
-type AD = burn::backend::Autodiff<B>;
+mod common;
+use common::{AD, B, GradCheck, vals};
 
 const N: usize = 7;
 
@@ -30,10 +30,6 @@ fn tiny(position: PositionScheme) -> ModelConfig {
         position,
         ..ModelConfig::default()
     }
-}
-
-fn vals<const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec().unwrap()
 }
 
 /// q and k `[1, H, N, d]` with random values, and the layer's vectorised terms.
@@ -297,31 +293,6 @@ fn xl_terms_equal_explicit_loops() {
     assert_close(&got, &want, "xl terms");
 }
 
-#[derive(Default)]
-struct GradCheck {
-    total: usize,
-    missing: Vec<String>,
-    path: Vec<String>,
-    grads: Option<<AD as burn::tensor::backend::AutodiffBackend>::Gradients>,
-}
-
-impl ModuleVisitor<AD> for GradCheck {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_owned());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<AD, D>>) {
-        self.total += 1;
-        let grad = param.grad(self.grads.as_ref().unwrap());
-        let ok = grad.is_some_and(|g| g.abs().sum().into_scalar() > 0.0);
-        if !ok {
-            self.missing.push(self.path.join("."));
-        }
-    }
-}
-
 #[test]
 fn every_preset_trains_and_every_parameter_gets_a_gradient() {
     let dev = Default::default();
@@ -350,10 +321,7 @@ fn every_preset_trains_and_every_parameter_gets_a_gradient() {
         let loss = burn::nn::loss::CrossEntropyLossConfig::new()
             .init(&dev)
             .forward(out.logits.reshape([6, 40]), targets);
-        let mut check = GradCheck {
-            grads: Some(loss.backward()),
-            ..Default::default()
-        };
+        let mut check = GradCheck::new(loss.backward());
         model.visit(&mut check);
         assert!(
             check.total > 10,
