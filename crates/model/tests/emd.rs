@@ -173,7 +173,9 @@ fn emd_case(span: usize, passes: usize) {
         decoder: MlmDecoder::Emd,
         ..ModelConfig::default()
     };
-    let model = Model::<B>::new(&cfg, &dev).unwrap().map(&mut Randomise);
+    let model = Model::<B>::new(&cfg, &dev)
+        .unwrap()
+        .map(&mut Randomise::default());
     // Two rows; the second has its last key padded.
     let penultimate = Tensor::<B, 3>::random([2, N, D], Distribution::Normal(0.0, 1.0), &dev);
     let mask: Vec<f32> = (0..2 * N)

@@ -53,7 +53,9 @@ fn assert_close(got: &[f32], want: &[f32], what: &str) {
 /// `[1, H, N, N]` before the mask.
 fn scores_of(cfg: &ModelConfig) -> (Model<B>, Vec<f32>, Vec<f32>, Vec<f32>) {
     let dev = Default::default();
-    let model = Model::<B>::new(cfg, &dev).unwrap().map(&mut Randomise);
+    let model = Model::<B>::new(cfg, &dev)
+        .unwrap()
+        .map(&mut Randomise::default());
     let q = Tensor::<B, 4>::random([1, HEADS, N, D], Distribution::Normal(0.0, 1.0), &dev);
     let k = Tensor::<B, 4>::random([1, HEADS, N, D], Distribution::Normal(0.0, 1.0), &dev);
     let inputs = model.position_inputs(&Positions::square(N), &dev);
@@ -217,7 +219,9 @@ fn every_relative_scheme_is_shift_invariant() {
         };
         let name = position.name();
         let cfg = tiny(position);
-        let model = Model::<B>::new(&cfg, &dev).unwrap().map(&mut Randomise);
+        let model = Model::<B>::new(&cfg, &dev)
+            .unwrap()
+            .map(&mut Randomise::default());
         let attn = &model.encoder.layer[0].attention.self_attn;
         let ids: Vec<i64> = (0..12).map(|i| (i * 7 % 29 + 1) as i64).collect();
         let (shift, window) = (3, 6);
@@ -296,7 +300,9 @@ fn every_scheme_kind_builds_and_its_positions_change_the_output() {
             intermediate_size: 32,
             ..tiny(position.clone())
         };
-        let model = Model::<B>::new(&cfg, &dev).unwrap().map(&mut Randomise);
+        let model = Model::<B>::new(&cfg, &dev)
+            .unwrap()
+            .map(&mut Randomise::default());
         let run = |tokens: &[i64]| {
             let t = Tensor::<B, 2, Int>::from_data(TensorData::new(tokens.to_vec(), [1, 12]), &dev);
             vals(
@@ -378,7 +384,7 @@ fn the_forward_pass_softmaxes_the_scores() {
         let name = position.name();
         let model = Model::<B>::new(&tiny(position), &dev)
             .unwrap()
-            .map(&mut Randomise);
+            .map(&mut Randomise::default());
         let attn = &model.encoder.layer[0].attention.self_attn;
         let x = Tensor::<B, 3>::random([2, N, HEADS * D], Distribution::Normal(0.0, 1.0), &dev);
         let inputs = model.position_inputs(&Positions::square(N), &dev);
