@@ -72,9 +72,7 @@ impl<B: Backend> Layer<B> {
         let AttentionOutput { hidden, probs } =
             self.attention
                 .forward(query_states, kv_states, mask_bias, inputs, keep_probs);
-        let inner = self
-            .act
-            .forward(rows::linear(&self.intermediate.dense, hidden.clone()));
+        let inner = rows::linear_act(&self.intermediate.dense, hidden.clone(), self.act);
         let out = self
             .output
             .dropout

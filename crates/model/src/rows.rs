@@ -9,15 +9,49 @@
 use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
-use crate::fused::FusedOps;
+use crate::config::HiddenAct;
+use crate::fused::{Act, FusedOps};
 use crate::norm::LayerNorm;
 
 /// `layer` applied to every row of `x` `[B, N, D_in]` -> `[B, N, D_out]`.
 pub fn linear<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [b, n, d] = x.dims();
-    let y = layer.forward(x.reshape([b * n, d]));
+    let y = dense(layer, x.reshape([b * n, d]), None);
     let out = y.dims()[1];
     y.reshape([b, n, out])
+}
+
+/// `act(layer(x))` for every row of `x` `[B, N, D_in]` -> `[B, N, D_out]`.
+pub fn linear_act<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>, act: HiddenAct) -> Tensor<B, 3> {
+    let [b, n, d] = x.dims();
+    let y = dense(layer, x.reshape([b * n, d]), Some(act));
+    let out = y.dims()[1];
+    y.reshape([b, n, out])
+}
+
+/// `act(layer(x))` for rows `x` `[rows, D_in]` (no activation when `act` is `None`): one fused operation
+/// ([`crate::fused`]) when the layer has a bias and the activation is none or exact GELU, otherwise burn's
+/// `Linear` then the activation.
+pub fn dense<B: Backend>(
+    layer: &Linear<B>,
+    x: Tensor<B, 2>,
+    act: Option<HiddenAct>,
+) -> Tensor<B, 2> {
+    let fused = match act {
+        None => Some(Act::Identity),
+        Some(HiddenAct::Gelu) => Some(Act::Gelu),
+        Some(HiddenAct::GeluTanh | HiddenAct::Relu | HiddenAct::Silu | HiddenAct::Tanh) => None,
+    };
+    match (&layer.bias, fused) {
+        (Some(bias), Some(f)) => B::fused_linear(x, layer.weight.val(), bias.val(), f),
+        _ => {
+            let y = layer.forward(x);
+            match act {
+                Some(act) => act.forward(y),
+                None => y,
+            }
+        }
+    }
 }
 
 /// `norm` applied to every row of `x` `[B, N, D]` (one fused operation, [`crate::fused`]).

@@ -25,6 +25,15 @@ fn f32_rows(t: &FlexTensor) -> Option<(FlexTensor, usize)> {
     Some((t.to_contiguous(), d))
 }
 
+/// A zeroed `f32` tensor of `shape`. (Not `FlexTensor::empty`: that builds its buffer as bytes, recorded with
+/// alignment 1, which burn's `Bytes` then copies into a freshly aligned allocation: a second full pass over
+/// every output. A `Vec<f32>` is taken over as it is, and a large zeroed one comes from the allocator's
+/// zero pages.)
+pub(crate) fn f32_tensor(shape: Shape) -> FlexTensor {
+    let n = shape.num_elements();
+    FlexTensor::from_data(burn::tensor::TensorData::new(vec![0f32; n], shape))
+}
+
 fn vector(values: Vec<f32>) -> FlexTensor {
     let n = values.len();
     FlexTensor::from_data(burn::tensor::TensorData::new(values, [n]))
@@ -43,9 +52,9 @@ pub fn layer_norm_forward(
     let (beta, _) = f32_rows(beta)?;
     let shape = x.shape();
     let rows = shape.num_elements() / d.max(1);
-    let mut y = FlexTensor::empty(shape.clone(), DType::F32);
-    let mut xhat = FlexTensor::empty(shape, DType::F32);
-    let mut rstd = FlexTensor::empty(Shape::new([rows]), DType::F32);
+    let mut y = f32_tensor(shape.clone());
+    let mut xhat = f32_tensor(shape);
+    let mut rstd = f32_tensor(Shape::new([rows]));
     kernels::layer_norm_forward(
         x.storage::<f32>(),
         gamma.storage::<f32>(),
@@ -71,7 +80,7 @@ impl Backward<Flex, 3> for LayerNormBackward {
         let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
         let (xhat, rstd, gamma) = ops.state;
         let d = *xhat.shape().last().expect("rank >= 1");
-        let mut dx = FlexTensor::empty(xhat.shape(), DType::F32);
+        let mut dx = f32_tensor(xhat.shape());
         let (dgamma, dbeta) = kernels::layer_norm_backward(
             dy.storage::<f32>(),
             xhat.storage::<f32>(),
@@ -126,7 +135,7 @@ impl Backward<Flex, 1> for DropoutBackward {
         let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
         let Some(node) = node_x else { return };
         let (key, threshold, scale) = ops.state;
-        let mut dx = FlexTensor::empty(dy.shape(), DType::F32);
+        let mut dx = f32_tensor(dy.shape());
         mask::apply(
             dy.storage::<f32>(),
             key,
@@ -144,7 +153,7 @@ pub fn dropout_forward(x: &FlexTensor, prob: f64, key: u64) -> Option<FlexTensor
         return None;
     }
     let x = x.to_contiguous();
-    let mut y = FlexTensor::empty(x.shape(), DType::F32);
+    let mut y = f32_tensor(x.shape());
     let scale = (1.0 / (1.0 - prob)) as f32;
     mask::apply(
         x.storage::<f32>(),
@@ -189,8 +198,8 @@ impl Backward<Flex, 2> for AttentionProbsBackward {
         let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
         let (p, inv_scale, dropout) = ops.state;
         let d = *p.shape().last().expect("rank >= 1");
-        let mut d_scores = FlexTensor::empty(p.shape(), DType::F32);
-        let mut d_additive = FlexTensor::empty(p.shape(), DType::F32);
+        let mut d_scores = f32_tensor(p.shape());
+        let mut d_additive = f32_tensor(p.shape());
         kernels::attention_probs_backward(
             dy.storage::<f32>(),
             p.storage::<f32>(),
@@ -223,7 +232,7 @@ pub fn attention_probs_forward(
     if scores.shape() != additive.shape() {
         return None;
     }
-    let mut p = FlexTensor::empty(scores.shape(), DType::F32);
+    let mut p = f32_tensor(scores.shape());
     if prob == 0.0 {
         kernels::attention_probs_forward(
             scores.storage::<f32>(),
@@ -235,7 +244,7 @@ pub fn attention_probs_forward(
         );
         return Some((p.clone(), p));
     }
-    let mut y = FlexTensor::empty(scores.shape(), DType::F32);
+    let mut y = f32_tensor(scores.shape());
     let drop = (
         y.storage_mut::<f32>(),
         key,

@@ -17,6 +17,7 @@
 
 pub mod flex;
 pub mod kernels;
+pub mod linear;
 pub mod mask;
 pub mod reference;
 
@@ -29,6 +30,7 @@ use burn::tensor::{Distribution, Tensor, TensorPrimitive};
 use burn_flex::FlexTensor;
 
 use flex::FlexAutodiff;
+pub use linear::Act;
 
 /// The fused operations a backend offers; every backend has them (see the module documentation).
 pub trait FusedOps: Backend {
@@ -51,6 +53,15 @@ pub trait FusedOps: Backend {
         additive: Tensor<Self, 2>,
         inv_scale: f64,
         prob: f64,
+    ) -> Tensor<Self, 2>;
+
+    /// A linear layer with its bias and activation, `act(x w + b)`, for rows `x` `[rows, d_in]`, `w`
+    /// `[d_in, d_out]` (burn's `Linear` layout), `b` `[d_out]`.
+    fn fused_linear(
+        x: Tensor<Self, 2>,
+        weight: Tensor<Self, 2>,
+        bias: Tensor<Self, 1>,
+        act: Act,
     ) -> Tensor<Self, 2>;
 }
 
@@ -213,5 +224,45 @@ impl<B: Backend> FusedOps for B {
             Path::Reference => {}
         }
         reference::attention_probs(scores, additive, inv_scale, prob)
+    }
+
+    fn fused_linear(
+        x: Tensor<B, 2>,
+        weight: Tensor<B, 2>,
+        bias: Tensor<B, 1>,
+        act: Act,
+    ) -> Tensor<B, 2> {
+        match path_of::<B>() {
+            Path::FlexAutodiff => {
+                let p = |t| cast::<B::FloatTensorPrimitive, FloatTensor<FlexAutodiff>>(t).ok();
+                let (px, pw, pb) = (
+                    p(primitive(x.clone())),
+                    p(primitive(weight.clone())),
+                    p(primitive(bias.clone())),
+                );
+                if let (Some(px), Some(pw), Some(pb)) = (px, pw, pb)
+                    && let Some(y) = linear::autodiff(px, pw, pb, act)
+                    && let Ok(y) = cast::<_, B::FloatTensorPrimitive>(y)
+                {
+                    return wrap(y);
+                }
+            }
+            Path::Flex => {
+                let p = |t| cast::<B::FloatTensorPrimitive, FlexTensor>(t).ok();
+                let (px, pw, pb) = (
+                    p(primitive(x.clone())),
+                    p(primitive(weight.clone())),
+                    p(primitive(bias.clone())),
+                );
+                if let (Some(px), Some(pw), Some(pb)) = (px, pw, pb)
+                    && let Some((y, ..)) = linear::forward(&px, &pw, &pb, act)
+                    && let Ok(y) = cast::<_, B::FloatTensorPrimitive>(y)
+                {
+                    return wrap(y);
+                }
+            }
+            Path::Reference => {}
+        }
+        reference::linear(x, weight, bias, act)
     }
 }

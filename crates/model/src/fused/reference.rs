@@ -1,8 +1,10 @@
 //! The decomposed forms of the fused operations in plain burn tensor ops: what every backend without a
 //! kernel runs, and the reference the kernel tests compare against.
 
-use burn::tensor::activation::softmax as burn_softmax;
+use burn::tensor::activation::{gelu, softmax as burn_softmax};
 use burn::tensor::{Distribution, Tensor, backend::Backend};
+
+use super::linear::Act;
 
 /// LayerNorm over the last dimension (biased variance, as burn's and PyTorch's).
 pub fn layer_norm<B: Backend>(
@@ -37,4 +39,18 @@ pub fn attention_probs<B: Backend>(
 ) -> Tensor<B, 2> {
     let p = softmax(scores * inv_scale + additive);
     if prob > 0.0 { dropout(p, prob) } else { p }
+}
+
+/// `act(x w + b)` for rows `x` `[rows, d_in]`, `w` `[d_in, d_out]`, `b` `[d_out]`.
+pub fn linear<B: Backend>(
+    x: Tensor<B, 2>,
+    w: Tensor<B, 2>,
+    b: Tensor<B, 1>,
+    act: Act,
+) -> Tensor<B, 2> {
+    let z = x.matmul(w) + b.unsqueeze::<2>();
+    match act {
+        Act::Identity => z,
+        Act::Gelu => gelu(z),
+    }
 }

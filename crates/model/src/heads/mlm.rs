@@ -41,10 +41,11 @@ impl<B: Backend> MlmHead<B> {
     pub fn forward(&self, hidden: Tensor<B, 3>, word_embeddings: Tensor<B, 2>) -> Tensor<B, 3> {
         // as 2-D rows: one plain matmul, and a bias add on the fast row-wise path (see `crate::rows`)
         let [b, m, d] = hidden.dims();
-        let h = self.layer_norm.forward(
-            self.act
-                .forward(self.dense.forward(hidden.reshape([b * m, d]))),
-        );
+        let h = self.layer_norm.forward(crate::rows::dense(
+            &self.dense,
+            hidden.reshape([b * m, d]),
+            Some(self.act),
+        ));
         let logits = h.matmul(word_embeddings.transpose()) + self.bias.val().unsqueeze::<2>();
         let vocab = logits.dims()[1];
         logits.reshape([b, m, vocab])
