@@ -77,16 +77,40 @@ impl<B: Backend> Attention<B> {
         let scale = (model.head_size() as f64 * (1 + model.position.scale_terms()) as f64).sqrt();
         Self {
             self_attn: SelfAttention {
-                query_proj: linear(model.hidden_size, all_head, true, device),
-                key_proj: linear(model.hidden_size, all_head, true, device),
-                value_proj: linear(model.hidden_size, all_head, true, device),
+                query_proj: linear(
+                    model.hidden_size,
+                    all_head,
+                    true,
+                    model.initializer_range,
+                    device,
+                ),
+                key_proj: linear(
+                    model.hidden_size,
+                    all_head,
+                    true,
+                    model.initializer_range,
+                    device,
+                ),
+                value_proj: linear(
+                    model.hidden_size,
+                    all_head,
+                    true,
+                    model.initializer_range,
+                    device,
+                ),
                 rel: LayerPosition::init(&model.position, &model.dims(), device),
                 dropout: Dropout::new(model.attention_probs_dropout_prob),
                 num_heads: model.num_attention_heads,
                 scale,
             },
             output: SelfOutput {
-                dense: linear(all_head, model.hidden_size, true, device),
+                dense: linear(
+                    all_head,
+                    model.hidden_size,
+                    true,
+                    model.initializer_range,
+                    device,
+                ),
                 layer_norm: LayerNorm::new(model.hidden_size, model.layer_norm_eps, device),
                 dropout: Dropout::new(model.hidden_dropout_prob),
             },

@@ -95,6 +95,9 @@ pub struct ModelConfig {
     pub type_vocab_size: usize,
     /// LayerNorm epsilon.
     pub layer_norm_eps: f64,
+    /// Standard deviation of the normal initialiser of every weight matrix and embedding table (HF
+    /// `initializer_range`; biases start at zero, LayerNorm at one and zero).
+    pub initializer_range: f64,
     /// Padding token id.
     pub pad_token_id: usize,
     /// The position scheme of the attention.
@@ -121,6 +124,7 @@ impl Default for ModelConfig {
             max_position_embeddings: 512,
             type_vocab_size: 0,
             layer_norm_eps: 1e-7,
+            initializer_range: crate::position::INITIALIZER_RANGE,
             pad_token_id: 0,
             position: PositionScheme::default(),
             position_biased_input: false,
@@ -143,6 +147,7 @@ impl ModelConfig {
             heads: self.num_attention_heads,
             head_size: self.head_size(),
             layer_norm_eps: self.layer_norm_eps,
+            init_std: self.initializer_range,
             dropout: self.hidden_dropout_prob,
         }
     }
@@ -200,6 +205,15 @@ impl ModelConfig {
         }
         if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
             return Err(ConfigError::new("layer_norm_eps", "must be positive"));
+        }
+        if !(self.initializer_range.is_finite() && self.initializer_range > 0.0) {
+            return Err(ConfigError::new(
+                "initializer_range",
+                format!(
+                    "{} is not a positive standard deviation (HF's default is 0.02)",
+                    self.initializer_range
+                ),
+            ));
         }
         if self.pad_token_id >= self.vocab_size {
             return Err(ConfigError::new(

@@ -41,12 +41,12 @@ pub struct Embeddings<B: Backend> {
 }
 
 impl<B: Backend> Embeddings<B> {
-    /// Builds the block for `model`: every table normal with std 0.02 and the padding row of the word
+    /// Builds the block for `model`: every table normal with standard deviation `initializer_range` and the padding row of the word
     /// embeddings zero (HF `_init_weights`), LayerNorm at weight 1, bias 0.
     pub fn init(model: &ModelConfig, device: &B::Device) -> Self {
         let table = |rows: usize| {
             EmbeddingConfig::new(rows, model.hidden_size)
-                .with_initializer(crate::position::normal_init())
+                .with_initializer(crate::position::normal_init(model.initializer_range))
                 .init(device)
         };
         let mut word_embeddings = table(model.vocab_size);

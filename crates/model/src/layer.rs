@@ -49,10 +49,22 @@ impl<B: Backend> Layer<B> {
         Self {
             attention: Attention::init(model, device),
             intermediate: Intermediate {
-                dense: linear(model.hidden_size, model.intermediate_size, true, device),
+                dense: linear(
+                    model.hidden_size,
+                    model.intermediate_size,
+                    true,
+                    model.initializer_range,
+                    device,
+                ),
             },
             output: Output {
-                dense: linear(model.intermediate_size, model.hidden_size, true, device),
+                dense: linear(
+                    model.intermediate_size,
+                    model.hidden_size,
+                    true,
+                    model.initializer_range,
+                    device,
+                ),
                 layer_norm: LayerNorm::new(model.hidden_size, model.layer_norm_eps, device),
                 dropout: Dropout::new(model.hidden_dropout_prob),
             },

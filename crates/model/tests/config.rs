@@ -77,6 +77,18 @@ fn unknown_keys_and_bad_values_are_rejected_with_the_key() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("warp"), "{err}");
+    for bad in ["0.0", "-0.02", "nan", "inf"] {
+        let err = Preset::Bert
+            .config_with(&table(&format!("initializer_range = {bad}")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("initializer_range"), "{bad}: {err}");
+    }
+    let cfg = Preset::Bert
+        .config_with(&table("initializer_range = 0.05"))
+        .unwrap();
+    assert_eq!(cfg.initializer_range, 0.05);
+    assert_eq!(Preset::Bert.config().initializer_range, 0.02);
     let err = Preset::parse("roberta").unwrap_err().to_string();
     assert!(
         err.contains("roberta") && err.contains("deberta-no-emd"),

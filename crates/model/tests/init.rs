@@ -1,5 +1,5 @@
 //! Initialisation audit against HF `DebertaV2PreTrainedModel._init_weights` (and `TransfoXL`'s for u, v):
-//! every linear weight and embedding table normal with std 0.02 (`initializer_range`), every bias zero,
+//! every linear weight and embedding table normal with std `initializer_range` (0.02 and 0.05 checked), every bias zero,
 //! LayerNorm weight 1 and bias 0, the padding row of the word embeddings zero. T5's bucket table and FIRE's
 //! MLP follow the same rule; FIRE's `log_c` and `log_threshold` (logarithms of its scalars relative to their
 //! configured starting values) start at zero. Checked for every preset, the MLM and the classification model,
@@ -46,7 +46,7 @@ fn config(preset: Preset) -> ModelConfig {
     }
 }
 
-fn check(model_name: &str, params: &[(String, String, Vec<f32>)], hidden: usize) -> usize {
+fn check(model_name: &str, params: &[(String, String, Vec<f32>)], hidden: usize, sd: f64) -> usize {
     let mut normals = 0;
     for (name, holder, v) in params {
         let what = format!("{model_name}: {name} ({holder})");
@@ -74,11 +74,11 @@ fn check(model_name: &str, params: &[(String, String, Vec<f32>)], hidden: usize)
             let n = v.len() as f64;
             let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
             let std = (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
-            // std of a sample of n normals has sd ~ 0.02 / sqrt(2n): 6 sigma bounds
-            let tol = 6.0 * 0.02 / (2.0 * n).sqrt() + 1e-4;
+            // std of a sample of n normals has sd ~ sd / sqrt(2n): 6 sigma bounds
+            let tol = 6.0 * sd / (2.0 * n).sqrt() + 1e-4;
             assert!(
-                (std - 0.02).abs() <= tol && mean.abs() <= 6.0 * 0.02 / n.sqrt(),
-                "{what}: mean {mean}, std {std} (want 0, 0.02 within {tol}); {n} values"
+                (std - sd).abs() <= tol && mean.abs() <= 6.0 * sd / n.sqrt(),
+                "{what}: mean {mean}, std {std} (want 0, {sd} within {tol}); {n} values"
             );
             normals += 1;
         }
@@ -90,12 +90,16 @@ fn check(model_name: &str, params: &[(String, String, Vec<f32>)], hidden: usize)
 fn every_parameter_is_initialised_as_hf_does() {
     let dev = Default::default();
     let mut schemes_seen = std::collections::BTreeSet::new();
-    for preset in Preset::ALL {
-        let cfg = config(preset);
+    // HF's default initializer_range, and another value, which every normal tensor must follow
+    for (preset, sd) in Preset::ALL.into_iter().flat_map(|p| [(p, 0.02), (p, 0.05)]) {
+        let cfg = ModelConfig {
+            initializer_range: sd,
+            ..config(preset)
+        };
         schemes_seen.insert(cfg.position.name());
         let mut c = Collect::default();
         MlmModel::<B>::new(&cfg, &dev).unwrap().visit(&mut c);
-        let normals = check(&preset.name(), &c.params, cfg.hidden_size);
+        let normals = check(&preset.name(), &c.params, cfg.hidden_size, sd);
         assert!(normals >= 6, "{preset:?}: only {normals} normal tensors");
         let mut c = Collect::default();
         ClassifierModel::new(Model::<B>::new(&cfg, &dev).unwrap(), 3, &dev).visit(&mut c);
@@ -103,6 +107,7 @@ fn every_parameter_is_initialised_as_hf_does() {
             &format!("{} classifier", preset.name()),
             &c.params,
             cfg.hidden_size,
+            sd,
         );
     }
     // the relative tables and biases named in the audit were all walked

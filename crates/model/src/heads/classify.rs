@@ -42,11 +42,23 @@ impl<B: Backend> ClassifierModel<B> {
         let p = cfg.hidden_dropout_prob;
         Self {
             pooler: ContextPooler {
-                dense: linear(cfg.hidden_size, cfg.hidden_size, true, device),
+                dense: linear(
+                    cfg.hidden_size,
+                    cfg.hidden_size,
+                    true,
+                    cfg.initializer_range,
+                    device,
+                ),
                 dropout: Dropout::new(p),
                 act: HiddenAct::Gelu,
             },
-            classifier: linear(cfg.hidden_size, num_labels, true, device),
+            classifier: linear(
+                cfg.hidden_size,
+                num_labels,
+                true,
+                cfg.initializer_range,
+                device,
+            ),
             dropout: Dropout::new(p),
             model,
         }

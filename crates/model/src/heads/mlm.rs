@@ -30,7 +30,13 @@ impl<B: Backend> MlmHead<B> {
     /// Builds the head for `model`.
     pub fn init(model: &ModelConfig, device: &B::Device) -> Self {
         Self {
-            dense: linear(model.hidden_size, model.hidden_size, true, device),
+            dense: linear(
+                model.hidden_size,
+                model.hidden_size,
+                true,
+                model.initializer_range,
+                device,
+            ),
             layer_norm: LayerNorm::new(model.hidden_size, model.layer_norm_eps, device),
             bias: Initializer::Zeros.init([model.vocab_size], device),
             act: model.hidden_act,

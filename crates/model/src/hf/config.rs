@@ -187,6 +187,7 @@ pub fn model_config_from_hf(text: &str, path: &Path) -> Result<ModelConfig, Chec
         max_position_embeddings,
         type_vocab_size: k.size("type_vocab_size", 0)?,
         layer_norm_eps: k.float("layer_norm_eps", 1e-7)?,
+        initializer_range: k.float("initializer_range", crate::position::INITIALIZER_RANGE)?,
         pad_token_id: k.size("pad_token_id", 0)?,
         position_biased_input: position_biased_input && position.is_relative(),
         position,

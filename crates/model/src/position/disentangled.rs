@@ -142,11 +142,12 @@ pub struct RelEmbeddings<B: Backend> {
 }
 
 impl<B: Backend> RelEmbeddings<B> {
-    /// Builds the table for `cfg` (normal, std 0.02, as HF initialises every embedding).
+    /// Builds the table for `cfg` (normal, standard deviation `dims.init_std`, as HF initialises every
+    /// embedding).
     pub fn init(dims: &Dims, cfg: &DisentangledConfig, device: &B::Device) -> Self {
         Self {
             rel_embeddings: EmbeddingConfig::new(2 * cfg.att_span(), dims.hidden)
-                .with_initializer(super::normal_init())
+                .with_initializer(super::normal_init(dims.init_std))
                 .init(device),
             layer_norm: cfg
                 .norm_rel_ebd
@@ -233,9 +234,10 @@ impl<B: Backend> DisentangledTerms<B> {
         let needs_key = cfg.has(PosAttType::C2p) || cfg.has(PosAttType::P2p);
         let needs_query = cfg.has(PosAttType::P2c) || cfg.has(PosAttType::P2p);
         Self {
-            pos_key_proj: (own && needs_key).then(|| linear(dims.hidden, all_head, true, device)),
+            pos_key_proj: (own && needs_key)
+                .then(|| linear(dims.hidden, all_head, true, dims.init_std, device)),
             pos_query_proj: (own && needs_query)
-                .then(|| linear(dims.hidden, all_head, true, device)),
+                .then(|| linear(dims.hidden, all_head, true, dims.init_std, device)),
             pos_dropout: Dropout::new(dims.dropout),
         }
     }

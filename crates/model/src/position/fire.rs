@@ -115,12 +115,12 @@ pub struct FireBias<B: Backend> {
 }
 
 impl<B: Backend> FireBias<B> {
-    /// The MLP with HF's initialisation (weights N(0, 0.02), zero biases); `c` and `L` at their starting
-    /// values.
-    pub fn init(cfg: &FireConfig, heads: usize, device: &B::Device) -> Self {
+    /// The MLP with HF's initialisation (weights normal with standard deviation `std`, zero biases); `c`
+    /// and `L` at their starting values.
+    pub fn init(cfg: &FireConfig, heads: usize, std: f64, device: &B::Device) -> Self {
         Self {
-            mlp_in: super::linear(cfg.mlp_inputs(), cfg.mlp_width, true, device),
-            mlp_out: super::linear(cfg.mlp_width, heads, true, device),
+            mlp_in: super::linear(cfg.mlp_inputs(), cfg.mlp_width, true, std, device),
+            mlp_out: super::linear(cfg.mlp_width, heads, true, std, device),
             log_c: Param::from_tensor(Tensor::zeros([1], device)),
             log_threshold: Param::from_tensor(Tensor::zeros([1], device)),
         }

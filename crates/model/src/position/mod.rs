@@ -52,6 +52,8 @@ pub struct Dims {
     pub head_size: usize,
     /// LayerNorm epsilon (DeBERTa's `norm_rel_ebd`).
     pub layer_norm_eps: f64,
+    /// Standard deviation of the normal initialiser (the model's `initializer_range`).
+    pub init_std: f64,
     /// Dropout on position tables (DeBERTa's `pos_dropout`).
     pub dropout: f64,
 }
@@ -201,23 +203,28 @@ impl PositionScheme {
     }
 }
 
-/// The standard deviation of every normal initialiser (HF `initializer_range`).
+/// HF's default `initializer_range`: the standard deviation of every normal initialiser unless the model
+/// config sets another.
 pub const INITIALIZER_RANGE: f64 = 0.02;
 
-/// HF's initialiser of weights and embeddings: normal, mean 0, std [`INITIALIZER_RANGE`].
-pub fn normal_init() -> Initializer {
-    Initializer::Normal {
-        mean: 0.0,
-        std: INITIALIZER_RANGE,
-    }
+/// HF's initialiser of weights and embeddings: normal, mean 0, standard deviation `std` (the model's
+/// `initializer_range`).
+pub fn normal_init(std: f64) -> Initializer {
+    Initializer::Normal { mean: 0.0, std }
 }
 
-/// A linear layer `d_in -> d_out` with HF's initialisation: weight normal (std 0.02), bias zero. (burn's
-/// `LinearConfig` draws the bias from the weight's initialiser, so the bias is replaced here.)
-pub fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
+/// A linear layer `d_in -> d_out` with HF's initialisation: weight normal (standard deviation `std`), bias
+/// zero. (burn's `LinearConfig` draws the bias from the weight's initialiser, so the bias is replaced here.)
+pub fn linear<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    std: f64,
+    device: &B::Device,
+) -> Linear<B> {
     let mut layer = LinearConfig::new(d_in, d_out)
         .with_bias(bias)
-        .with_initializer(normal_init())
+        .with_initializer(normal_init(std))
         .init(device);
     layer.bias = bias.then(|| Initializer::Zeros.init([d_out], device));
     layer

@@ -72,10 +72,18 @@ impl<B: Backend> SharedPosition<B> {
             PositionScheme::Deberta(c) => Some(Self::Deberta(disentangled::RelEmbeddings::init(
                 dims, c, device,
             ))),
-            PositionScheme::T5(c) => Some(Self::T5(t5::T5Bias::init(c, dims.heads, device))),
-            PositionScheme::Fire(c) => {
-                Some(Self::Fire(fire::FireBias::init(c, dims.heads, device)))
-            }
+            PositionScheme::T5(c) => Some(Self::T5(t5::T5Bias::init(
+                c,
+                dims.heads,
+                dims.init_std,
+                device,
+            ))),
+            PositionScheme::Fire(c) => Some(Self::Fire(fire::FireBias::init(
+                c,
+                dims.heads,
+                dims.init_std,
+                device,
+            ))),
             PositionScheme::Absolute(_)
             | PositionScheme::Shaw(_)
             | PositionScheme::Alibi(_)

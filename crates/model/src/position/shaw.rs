@@ -65,10 +65,10 @@ pub struct ShawTerms<B: Backend> {
 }
 
 impl<B: Backend> ShawTerms<B> {
-    /// Builds the tables (normal, std 0.02).
+    /// Builds the tables (normal, standard deviation `dims.init_std`).
     pub fn init(dims: &Dims, cfg: &ShawConfig, device: &B::Device) -> Self {
         let rows = 2 * cfg.max_relative_position + 1;
-        let init = super::normal_init();
+        let init = super::normal_init(dims.init_std);
         Self {
             rel_key: init.init([rows, dims.head_size], device),
             rel_value: cfg

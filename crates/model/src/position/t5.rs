@@ -92,10 +92,10 @@ pub struct T5Bias<B: Backend> {
 }
 
 impl<B: Backend> T5Bias<B> {
-    /// The table, N(0, 0.02).
-    pub fn init(cfg: &T5Config, heads: usize, device: &B::Device) -> Self {
+    /// The table, normal with standard deviation `std`.
+    pub fn init(cfg: &T5Config, heads: usize, std: f64, device: &B::Device) -> Self {
         Self {
-            rel_bias_table: super::normal_init().init([cfg.num_buckets, heads], device),
+            rel_bias_table: super::normal_init(std).init([cfg.num_buckets, heads], device),
         }
     }
 

@@ -46,12 +46,13 @@ pub struct XlShared<B: Backend> {
 }
 
 impl<B: Backend> XlShared<B> {
-    /// The biases, normal with std 0.02 (Transformer-XL's `init_std`, HF `TransfoXL` `_init_weights`).
+    /// The biases, normal with standard deviation `dims.init_std` (Transformer-XL's `init_std`, HF
+    /// `TransfoXL` `_init_weights`).
     pub fn init(dims: &Dims, device: &B::Device) -> Self {
         let shape = [dims.heads, dims.head_size];
         Self {
-            r_w_bias: super::normal_init().init(shape, device),
-            r_r_bias: super::normal_init().init(shape, device),
+            r_w_bias: super::normal_init(dims.init_std).init(shape, device),
+            r_r_bias: super::normal_init(dims.init_std).init(shape, device),
         }
     }
 }
@@ -100,7 +101,7 @@ impl<B: Backend> XlTerms<B> {
     /// Builds W_R.
     pub fn init(dims: &Dims, device: &B::Device) -> Self {
         Self {
-            r_net: linear(dims.hidden, dims.all_heads(), false, device),
+            r_net: linear(dims.hidden, dims.all_heads(), false, dims.init_std, device),
         }
     }
 
