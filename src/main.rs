@@ -1,6 +1,7 @@
 //! The `ablate` command-line program.
 
 fn main() -> std::process::ExitCode {
+    die_quietly_on_a_closed_pipe();
     keep_large_allocations_in_the_heap();
     ablate_runner::cli_main()
 }
@@ -21,3 +22,17 @@ fn keep_large_allocations_in_the_heap() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_large_allocations_in_the_heap() {}
+
+/// Rust ignores SIGPIPE, so printing into a pipe whose reader has gone (`ablate status DIR | head -1`) fails
+/// with EPIPE and `println!` panics. Restoring the default action ends the program quietly instead, as any
+/// Unix tool ends; results are never at stake, since every result file is written atomically.
+#[cfg(unix)]
+fn die_quietly_on_a_closed_pipe() {
+    // SAFETY: resets one signal's action to the default before any other thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn die_quietly_on_a_closed_pipe() {}

@@ -168,6 +168,25 @@ fn a_sweep_runs_reports_and_the_report_is_rebuilt_from_the_run_folders() {
         text(&status)
     );
 
+    // `ablate status DIR | head -1`: output into a closed pipe ends the program quietly (SIGPIPE), no panic
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = Command::new(env!("CARGO_BIN_EXE_ablate"))
+            .args(["status", out.to_str().unwrap()])
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.signal() == Some(13) && !text(&o).contains("panicked"),
+            "{:?} {}",
+            o.status,
+            text(&o)
+        );
+    }
+
     // the report is rebuilt from the run folders alone, identically
     let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     std::fs::remove_file(out.join("report.md")).unwrap();

@@ -11,6 +11,7 @@ use ablate_runner::experiment::record::{
 use ablate_runner::report::write_report;
 use ablate_train::metrics::{MetricsFile, PretrainRow, RowKind};
 use ablate_train::summary::{ClassEvalPoint, EvalPoint, Failure};
+use ablate_train::unigram::UnigramReference;
 use ablate_train::{
     ClassScores, FinetuneSummary, LengthScores, MlmScores, PretrainSummary, RunStatus,
     TextEvalReport,
@@ -170,6 +171,11 @@ fn write_run(
             scores: scores.clone(),
         }),
         best_eval: Some(EvalPoint { step: last, scores }),
+        unigram: Some(UnigramReference {
+            loss: 4.5,
+            accuracy: 0.05,
+            masked_tokens: 1000,
+        }),
     };
     json(&pre.join("summary.json"), &summary);
     if failed {
@@ -612,6 +618,19 @@ fn charts_and_report_are_written() {
     ] {
         assert!(md.contains(&format!("]({link})")), "{link}");
     }
+    // the frequency-only reference: deberta's losses 3.10, 3.04, 2.98 against 4.5; accuracies 0.30-0.34
+    // against 0.05
+    assert!(
+        md.contains("Frequency-only reference on the same masked valid tokens: loss 4.500 nats")
+            && md.contains("accuracy 5.00%")
+            && md.contains("| deberta | 1.460 | 1.400 | 6.40x |"),
+        "{md}"
+    );
+    let svg = std::fs::read_to_string(root.join("charts/valid_loss.svg")).unwrap();
+    assert!(
+        svg.contains("unigram (frequency only): 4.50"),
+        "no reference line"
+    );
     assert!(md.contains("ablate run experiments/synthetic.toml"));
     assert!(md.contains("baseline = \"deberta\""));
     assert!(md.contains(&format!("ablate report {}", root.display())));

@@ -35,6 +35,7 @@ pub mod summary;
 pub mod task_data;
 pub mod text_eval;
 pub mod tracker;
+pub mod unigram;
 
 pub use device::DeviceSpec;
 pub use error::{Result, TrainError};

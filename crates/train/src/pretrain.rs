@@ -34,6 +34,7 @@ use crate::schedule::LrSchedule;
 use crate::spec::RunSpec;
 use crate::summary::{EvalPoint, Failure, PretrainSummary, RunStatus, SUMMARY_FILE};
 use crate::tracker::{LoopState, RunTracker, StepStats, TrackerSetup};
+use crate::unigram::{UnigramCounts, UnigramReference};
 
 /// How a training command runs (nothing here changes its results).
 #[derive(Debug, Clone)]
@@ -129,7 +130,9 @@ pub fn pretrain<B: AutodiffBackend>(
         decay: o.decay,
     };
     let fresh = PretrainState::fresh(spec.seed, schedule, batcher.cursor());
-    let summary = PretrainSummary::new(spec.model.preset.name(), spec.steps, model.num_params());
+    let mut summary =
+        PretrainSummary::new(spec.model.preset.name(), spec.steps, model.num_params());
+    summary.unigram = Some(unigram_valid(&shards, spec)?);
     let setup = TrackerSetup {
         run_dir,
         spec: (SPEC_FILE, &spec_text),
@@ -212,13 +215,11 @@ pub fn pretrain<B: AutodiffBackend>(
     tracker.finish()
 }
 
-/// Scores the model (dropout off) on the first `eval_batches` batches of the valid split.
-fn evaluate_valid<B: AutodiffBackend>(
-    model: &MlmModel<B>,
+/// The first `eval_batches` batches of the valid split, masked with the fixed evaluation seed.
+fn valid_batches(
     shards: &ShardSet,
     spec: &RunSpec,
-    device: &B::Device,
-) -> Result<MlmScores> {
+) -> Result<impl Iterator<Item = ablate_data::Result<ablate_data::MlmBatch>>> {
     let cfg = spec.data.batch_config(spec.batch_size, EVAL_SEED);
     let batches = EvalBatches::new(shards, Split::Valid, &cfg)?;
     let limit = if spec.eval_batches == 0 {
@@ -226,7 +227,24 @@ fn evaluate_valid<B: AutodiffBackend>(
     } else {
         spec.eval_batches
     };
-    evaluate_mlm(&model.valid(), batches.take(limit), device)
+    Ok(batches.take(limit))
+}
+
+/// Scores the model (dropout off) on the valid batches.
+fn evaluate_valid<B: AutodiffBackend>(
+    model: &MlmModel<B>,
+    shards: &ShardSet,
+    spec: &RunSpec,
+    device: &B::Device,
+) -> Result<MlmScores> {
+    evaluate_mlm(&model.valid(), valid_batches(shards, spec)?, device)
+}
+
+/// The frequency-only reference on the same masked valid tokens the model is scored on.
+fn unigram_valid(shards: &ShardSet, spec: &RunSpec) -> Result<UnigramReference> {
+    let counts = UnigramCounts::of_split(shards, Split::Train)?;
+    let batches = valid_batches(shards, spec)?.collect::<ablate_data::Result<Vec<_>>>()?;
+    Ok(counts.score(&batches))
 }
 
 impl PretrainState {
@@ -261,6 +279,7 @@ impl PretrainSummary {
             final_train_loss: None,
             final_eval: None,
             best_eval: None,
+            unigram: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::mlm_eval::MlmScores;
+use crate::unigram::UnigramReference;
 
 /// Name of the summary file in a run folder.
 pub const SUMMARY_FILE: &str = "summary.json";
@@ -68,6 +69,10 @@ pub struct PretrainSummary {
     pub final_eval: Option<EvalPoint>,
     /// The evaluation with the lowest valid loss.
     pub best_eval: Option<EvalPoint>,
+    /// What predicting every masked valid token from the training split's frequencies alone scores on
+    /// the same masked tokens (absent in summaries written before it was recorded).
+    #[serde(default)]
+    pub unigram: Option<UnigramReference>,
 }
 
 /// Classification scores on one split.

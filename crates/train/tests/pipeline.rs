@@ -70,6 +70,20 @@ fn tiny_pretraining_learns_well_below_the_unigram_baseline() {
         "valid loss {last:.3} is not well below the unigram {:.3}",
         p.unigram
     );
+    // the reference the run recorded: the unigram cross-entropy of the same masked valid tokens, which must
+    // be near the training split's entropy computed here independently (a sample of ~1,000 tokens)
+    let reference = p.summary.unigram.as_ref().expect("summary.unigram");
+    assert!(
+        (reference.loss - p.unigram).abs() < 0.5 && reference.masked_tokens > 100,
+        "recorded unigram loss {:.3} vs train-split entropy {:.3}",
+        reference.loss,
+        p.unigram
+    );
+    assert!(
+        reference.accuracy > 0.0 && reference.accuracy < 0.2,
+        "{reference:?}"
+    );
+    assert!(last < reference.loss - 0.3, "{last} vs {reference:?}");
     assert!(
         curve.windows(2).all(|w| w[1].1 < w[0].1),
         "valid loss does not fall: {curve:?}"

@@ -49,6 +49,7 @@ pub fn render(exp: &Experiment, summary: &Summary, charts: &[ChartFile]) -> Stri
             let _ = writeln!(md, "### Grid point `{point}`\n");
         }
         results_tables(&mut md, exp, summary, point);
+        super::unigram::note(&mut md, exp, point);
     }
     column_notes(&mut md, exp, summary);
 

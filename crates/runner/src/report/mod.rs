@@ -22,6 +22,7 @@ pub mod files;
 pub mod markdown;
 pub mod metrics;
 pub mod stats;
+mod unigram;
 
 use std::path::{Path, PathBuf};
 

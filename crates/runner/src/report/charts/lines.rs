@@ -1,4 +1,5 @@
-//! Line charts: the valid MLM loss against step (mean over seeds, min..max band), and the MLM accuracy against
+//! Line charts: the valid MLM loss against step (mean over seeds, min..max band, the frequency-only loss of
+//! the same masked tokens as a dashed reference line), and the MLM accuracy against
 //! the evaluation row length (mean ± std over seeds, log2 axis, the training length marked).
 
 use std::collections::BTreeMap;
@@ -22,17 +23,25 @@ pub(crate) struct Curve {
 pub(crate) struct LossChart {
     title: String,
     curves: Vec<Curve>,
+    /// The unigram (frequency-only) loss of the valid masked tokens, when the runs recorded it.
+    unigram: Option<f64>,
 }
 
 /// The valid loss of every variant at `point`, from the completed pre-trainings; `None` without any.
 pub(crate) fn valid_loss(exp: &Experiment, point: &str, title: &str) -> Option<LossChart> {
     let mut curves = Vec::new();
+    let mut unigram = Vec::new();
     for (i, variant) in exp.variants.iter().enumerate() {
         let mut by_step: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
         for run in exp
             .runs_of(variant, point)
             .filter(|r| r.pretrain_done().is_some())
         {
+            unigram.extend(
+                run.pretrain_done()
+                    .and_then(|s| s.unigram.as_ref())
+                    .map(|u| u.loss),
+            );
             for (step, loss) in run.eval_curve() {
                 by_step.entry(step).or_default().push(loss);
             }
@@ -61,6 +70,7 @@ pub(crate) fn valid_loss(exp: &Experiment, point: &str, title: &str) -> Option<L
     (!curves.is_empty()).then(|| LossChart {
         title: title.to_string(),
         curves,
+        unigram: stats::moments(&unigram).map(|m| m.mean),
     })
 }
 
@@ -78,6 +88,10 @@ impl Chart for LossChart {
             (1.0f64, f64::INFINITY, f64::NEG_INFINITY),
             |(x, lo, hi), p| (x.max(p.0), lo.min(p.2), hi.max(p.3)),
         );
+        let (y_lo, y_hi) = match self.unigram {
+            Some(u) => (y_lo.min(u), y_hi.max(u)),
+            None => (y_lo, y_hi),
+        };
         let (y0, y1) = padded(y_lo, y_hi, 0.05);
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, TITLE)
@@ -114,6 +128,17 @@ impl Chart for LossChart {
                     .iter()
                     .map(|p| Circle::new((p.0, p.1), 3, col.filled())),
             )?;
+        }
+        if let Some(u) = self.unigram {
+            let grey = BLACK.mix(0.6);
+            let dashes =
+                DashedLineSeries::new([(0.0, u), (x_max * 1.02, u)], 8, 6, grey.stroke_width(2));
+            chart
+                .draw_series(dashes)?
+                .label(format!("unigram (frequency only): {u:.2}"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], grey.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
