@@ -24,6 +24,7 @@ use crate::decay;
 use crate::error::{IoContext, Result, TrainError};
 use crate::finetune_spec::{FINETUNE_SPEC_FILE, FinetuneSpec};
 use crate::fsutil::{read_json, write_atomic};
+use crate::lock::lock_run_folder;
 use crate::loss::{cross_entropy_mean, scalar};
 use crate::metrics::{FinetuneRow, RowKind};
 use crate::pretrain::TrainOptions;
@@ -106,6 +107,7 @@ pub fn finetune<B: AutodiffBackend>(
     let tok = run.tokenizer()?;
     let classes = task.labels.len();
     std::fs::create_dir_all(out).at(out)?;
+    let _lock = lock_run_folder(out)?;
     write_atomic(&out.join(FINETUNE_SPEC_FILE), spec_text.as_bytes())?;
 
     // ---- model, optimiser, schedule (fresh or from the checkpoint) ---------------------------------

@@ -19,6 +19,7 @@ pub mod error;
 pub mod finetune;
 pub mod finetune_spec;
 pub mod fsutil;
+pub mod lock;
 pub mod loss;
 pub mod metrics;
 pub mod mlm_eval;

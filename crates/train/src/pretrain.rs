@@ -23,6 +23,7 @@ use crate::clip::clip_global_norm;
 use crate::decay;
 use crate::error::{IoContext, Result};
 use crate::fsutil::{copy_atomic, read_json, write_atomic};
+use crate::lock::lock_run_folder;
 use crate::loss::{masked_nll_sum, scalar};
 use crate::metrics::{PretrainRow, RowKind};
 use crate::mlm_eval::{EVAL_SEED, MlmScores, evaluate_mlm};
@@ -92,6 +93,8 @@ pub fn pretrain<B: AutodiffBackend>(
     // ---- inputs, run folder, data -------------------------------------------------------------------
     spec.validate()?;
     let spec_text = spec.to_toml_string()?;
+    std::fs::create_dir_all(run_dir).at(run_dir)?;
+    let _lock = lock_run_folder(run_dir)?;
     let start = resume::decide(run_dir, SPEC_FILE, |saved| {
         Ok(RunSpec::from_toml_str(saved)?.differing_keys(spec))
     })?;
@@ -104,7 +107,6 @@ pub fn pretrain<B: AutodiffBackend>(
         );
         return Ok(summary);
     }
-    std::fs::create_dir_all(run_dir).at(run_dir)?;
     let shards = prepare_data(spec, &opts.cache_dir)?;
     copy_atomic(
         shards.tokenizer().path(),

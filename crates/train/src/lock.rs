@@ -1,0 +1,77 @@
+//! One writer per run folder: the process training into a folder (`ablate train`, `ablate finetune`, or a
+//! sweep's stage) holds an exclusive lock on its `.lock` file for as long as it runs, so a second trainer
+//! started on the same folder is refused instead of "resuming" into it alongside. The lock is the operating
+//! system's advisory file lock: it goes away with the process, however that ends, so a killed run never
+//! leaves a stale lock behind.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use crate::error::{IoContext, Result, TrainError};
+
+/// The lock file in a run folder.
+pub const LOCK_FILE: &str = ".lock";
+
+/// The held lock of a run folder; released when dropped.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+/// Takes the lock of `dir` (which must exist) and writes this process's id into it, or says which process
+/// holds it.
+pub fn lock_run_folder(dir: &Path) -> Result<RunLock> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .at(&path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let holder = if holder.is_empty() {
+                "another process".to_string()
+            } else {
+                format!("another process ({holder})")
+            };
+            return Err(TrainError::input(
+                dir.display().to_string(),
+                format!(
+                    "{holder} is training into this folder (it holds {}); wait for it to finish or stop \
+                     it, then run this command again",
+                    path.display()
+                ),
+            ));
+        }
+        Err(TryLockError::Error(e)) => return Err(e).at(&path),
+    }
+    file.set_len(0).at(&path)?;
+    file.seek(SeekFrom::Start(0)).at(&path)?;
+    writeln!(file, "pid {}", std::process::id()).at(&path)?;
+    Ok(RunLock { _file: file })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_is_refused_with_the_holder_and_freed_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_run_folder(dir.path()).unwrap();
+        let err = lock_run_folder(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())) && err.contains(LOCK_FILE),
+            "{err}"
+        );
+        drop(held);
+        lock_run_folder(dir.path()).unwrap();
+    }
+}
