@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Corpus, bundled_corpus_path};
-use crate::error::Result;
+use crate::error::{DataError, Result};
 use crate::hashing::fingerprint_of;
 use crate::reader::ShardSet;
 use crate::shards::{INDEX_FILE, ShardConfig, build_shards};
@@ -49,7 +49,20 @@ pub struct PreparedData {
 
 /// Opens the corpus, gets the tokenizer (given, cached or trained) and the shards (cached or
 /// built) under `cache_dir`, and opens the shard folder.
+///
+/// Processes sharing `cache_dir` (the runs of `ablate run --jobs N`) prepare one at a time: an exclusive lock
+/// on `cache_dir/.lock` is held while the tokenizer and shards are looked up or built, so the second process
+/// reuses what the first built instead of building the same files alongside it.
 pub fn prepare(spec: &DataSpec, cache_dir: &Path) -> Result<PreparedData> {
+    std::fs::create_dir_all(cache_dir).map_err(|e| DataError::io(cache_dir, e))?;
+    let lock_path = cache_dir.join(".lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| DataError::io(&lock_path, e))?;
+    lock.lock().map_err(|e| DataError::io(&lock_path, e))?;
     let corpus = Corpus::open(spec.corpus_path())?;
     let (tokenizer, tokenizer_status) = match &spec.tokenizer_file {
         Some(path) => (TextTokenizer::load(path)?, CacheStatus::Reused),

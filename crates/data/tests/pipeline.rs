@@ -322,3 +322,38 @@ fn prepare_builds_once_then_reuses() {
         a.shards.index().tokenizer_fingerprint
     );
 }
+
+/// Processes of `ablate run --jobs N` prepare the same fresh cache at once: each must get the data, one
+/// building it and the others reusing it (before the cache lock, a second run failed with "this tokenizer is
+/// not the one the shards were built with").
+#[test]
+fn concurrent_prepares_of_one_fresh_cache_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = write(
+        dir.path(),
+        "small.txt",
+        &std::fs::read(bundled_corpus_path()).unwrap()[..300_000],
+    );
+    let spec = DataSpec {
+        corpus: Some(small),
+        tokenizer: TokenizerConfig {
+            vocab_size: 1000,
+            ..TokenizerConfig::default()
+        },
+        ..DataSpec::default()
+    };
+    let cache = dir.path().join("cache");
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| prepare(&spec, &cache))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let prepared: Vec<_> = results.into_iter().map(|r| r.unwrap()).collect();
+    let built = prepared
+        .iter()
+        .filter(|p| p.shards_status == CacheStatus::Built)
+        .count();
+    assert_eq!(built, 1, "exactly one preparation builds the shards");
+    for p in &prepared[1..] {
+        assert_eq!(p.shards.index(), prepared[0].shards.index());
+    }
+}
