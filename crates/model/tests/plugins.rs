@@ -366,11 +366,14 @@ fn gradients_reach_every_parameter_of_the_new_schemes() {
             .forward(out.logits.reshape([6, 40]), targets);
         let mut check = GradCheck::new(loss.backward());
         model.visit(&mut check);
-        assert!(
-            check.missing.is_empty(),
-            "{name}: no gradient for {:?}",
-            check.missing
-        );
+        // FIRE's output bias adds one constant per head to every score of a row, which the softmax cancels:
+        // its gradient is zero by construction (only rounding noise is left), so it is not asked for
+        let missing: Vec<&String> = check
+            .missing
+            .iter()
+            .filter(|m| !m.ends_with("Fire.mlp_out.bias"))
+            .collect();
+        assert!(missing.is_empty(), "{name}: no gradient for {:?}", missing);
         assert!(check.total > 10, "{name}: only {} parameters", check.total);
     }
 }
