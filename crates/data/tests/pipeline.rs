@@ -8,6 +8,7 @@ use ablate_data::{
     TokenizerModel, bundled_corpus_path, prepare, split_counts, split_passages,
 };
 use common::{fixture, shards, split_config, tokenizer_config, write};
+use std::path::Path;
 
 #[test]
 fn bundled_corpus_has_the_documented_shape() {
@@ -283,15 +284,14 @@ fn bpe_and_unigram_tokenizers_train_and_mark_word_starts() {
     }
 }
 
-#[test]
-fn prepare_builds_once_then_reuses() {
-    let dir = tempfile::tempdir().unwrap();
+/// The first 300 kB of the bundled corpus, written under `dir`, with a 1,000-token vocabulary.
+fn small_spec(dir: &Path) -> DataSpec {
     let small = write(
-        dir.path(),
+        dir,
         "small.txt",
         &std::fs::read(bundled_corpus_path()).unwrap()[..300_000],
     );
-    let spec = DataSpec {
+    DataSpec {
         corpus: Some(small),
         tokenizer: TokenizerConfig {
             vocab_size: 1000,
@@ -299,7 +299,13 @@ fn prepare_builds_once_then_reuses() {
         },
         shards: ShardConfig::default(),
         ..DataSpec::default()
-    };
+    }
+}
+
+#[test]
+fn prepare_builds_once_then_reuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = small_spec(dir.path());
     let cache = dir.path().join("cache");
     let a = prepare(&spec, &cache).unwrap();
     assert_eq!(
@@ -329,19 +335,7 @@ fn prepare_builds_once_then_reuses() {
 #[test]
 fn concurrent_prepares_of_one_fresh_cache_all_succeed() {
     let dir = tempfile::tempdir().unwrap();
-    let small = write(
-        dir.path(),
-        "small.txt",
-        &std::fs::read(bundled_corpus_path()).unwrap()[..300_000],
-    );
-    let spec = DataSpec {
-        corpus: Some(small),
-        tokenizer: TokenizerConfig {
-            vocab_size: 1000,
-            ..TokenizerConfig::default()
-        },
-        ..DataSpec::default()
-    };
+    let spec = small_spec(dir.path());
     let cache = dir.path().join("cache");
     let results: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..3).map(|_| s.spawn(|| prepare(&spec, &cache))).collect();
