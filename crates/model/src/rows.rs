@@ -15,16 +15,22 @@ use crate::norm::LayerNorm;
 
 /// `layer` applied to every row of `x` `[B, N, D_in]` -> `[B, N, D_out]`.
 pub fn linear<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    let [b, n, d] = x.dims();
-    let y = dense(layer, x.reshape([b * n, d]), None);
-    let out = y.dims()[1];
-    y.reshape([b, n, out])
+    dense_rows(layer, x, None)
 }
 
 /// `act(layer(x))` for every row of `x` `[B, N, D_in]` -> `[B, N, D_out]`.
 pub fn linear_act<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>, act: HiddenAct) -> Tensor<B, 3> {
+    dense_rows(layer, x, Some(act))
+}
+
+/// [`dense`] on `[B, N, D_in]` as `[B * N, D_in]` rows, reshaped back to `[B, N, D_out]`.
+fn dense_rows<B: Backend>(
+    layer: &Linear<B>,
+    x: Tensor<B, 3>,
+    act: Option<HiddenAct>,
+) -> Tensor<B, 3> {
     let [b, n, d] = x.dims();
-    let y = dense(layer, x.reshape([b * n, d]), Some(act));
+    let y = dense(layer, x.reshape([b * n, d]), act);
     let out = y.dims()[1];
     y.reshape([b, n, out])
 }
