@@ -205,3 +205,28 @@ fn the_shipped_experiments_are_valid() {
     }
     assert!(checked >= 4, "only {checked} experiment files");
 }
+
+#[test]
+fn a_corpus_path_relative_to_the_experiment_file_becomes_absolute_in_every_run_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("experiments")).unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/corpus.txt"), "Some text.\n").unwrap();
+    let text = GOOD.replace(
+        "[base.data]\n",
+        "[base.data]\ncorpus = \"../data/corpus.txt\"\n",
+    );
+    let exp = parse(&write(&dir.path().join("experiments"), "e.toml", &text)).unwrap();
+    for run in expand(&exp).unwrap() {
+        let corpus = run.spec.data.corpus.clone().expect("the corpus is set");
+        assert!(corpus.is_absolute(), "{}", corpus.display());
+        // Read from another working directory (a child stage reads its spec in the run folder), it is
+        // still the same file.
+        assert_eq!(
+            std::fs::read_to_string(&corpus).unwrap(),
+            "Some text.\n",
+            "{}",
+            corpus.display()
+        );
+    }
+}

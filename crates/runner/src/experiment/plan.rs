@@ -124,14 +124,18 @@ pub fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Res
     Ok(())
 }
 
-/// Makes the relative `data.corpus` and `data.tokenizer_file` of `table` relative to `dir`.
+/// Makes the relative `data.corpus` and `data.tokenizer_file` of `table` relative to `dir`, as absolute
+/// paths: the run spec is written into the run folder and read by a child stage from there, so a path
+/// relative to the experiment file (or to the working directory) would point elsewhere.
 fn anchor_paths(table: &mut toml::Table, dir: &Path) {
     if let Some(toml::Value::Table(data)) = table.get_mut("data") {
         for key in ["corpus", "tokenizer_file"] {
             if let Some(toml::Value::String(p)) = data.get_mut(key)
                 && Path::new(p.as_str()).is_relative()
             {
-                *p = dir.join(p.as_str()).display().to_string();
+                let joined = dir.join(p.as_str());
+                let anchored = std::path::absolute(&joined).unwrap_or(joined);
+                *p = anchored.display().to_string();
             }
         }
     }
