@@ -547,6 +547,14 @@ fn charts_and_report_are_written() {
             svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
             "{stem}.svg"
         );
+        // The PNG is the SVG rasterised: same width and height (PNG IHDR, big-endian at bytes 16..24).
+        let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        let (w, h) = (be(&png[16..20]), be(&png[20..24]));
+        assert!(
+            svg.contains(&format!("width=\"{w}\"")) && svg.contains(&format!("height=\"{h}\"")),
+            "{stem}: PNG {w}x{h}, SVG head {}",
+            &svg[..svg.len().min(200)]
+        );
         assert!(
             out.charts
                 .contains(&root.join(format!("charts/{stem}.png")))
@@ -585,10 +593,26 @@ fn charts_and_report_are_written() {
         .lines()
         .find(|l| l.starts_with("| bert |"))
         .expect("bert row");
-    // Raw p = 0.035 < 0.05, but the marker follows the Holm-adjusted p = 0.070: no star.
-    assert!(bert_row.contains("38.00 ± 4.00 (+6.00) |"), "{bert_row}");
+    // Raw p = 0.035 < 0.05, but the marker follows the Holm-adjusted p = 0.070: no star. bert has the
+    // best accuracy, loss and perplexity of the table, so those means are in bold.
+    assert!(
+        bert_row.contains("**38.00** ± 4.00 (+6.00) |"),
+        "{bert_row}"
+    );
+    assert!(bert_row.contains("| **2.8600** ± 0.1200"), "{bert_row}");
     // Perplexity exp(4 - 3 acc): paired t = -6.92, raw p = 0.020, Holm-adjusted 0.040 (nope's is 0.143): `*`.
-    assert!(bert_row.contains("17.55 ± 2.10 (−3.38\\*) |"), "{bert_row}");
+    assert!(
+        bert_row.contains("**17.55** ± 2.10 (−3.38\\*) |"),
+        "{bert_row}"
+    );
+    // Not the best: no bold.
+    assert!(!base_row.contains("**32.00**"), "{base_row}");
+    // Each chart has its paragraph, read off the same numbers.
+    assert!(
+        md.contains("At the end the lowest loss is `bert`'s (2.860)")
+            && md.contains("Valid MLM accuracy: best `bert` (38.00%)"),
+        "{md}"
+    );
     assert!(!bert_row.contains('†'), "{bert_row}");
     // The note names the test and the adjustment.
     assert!(
@@ -728,8 +752,21 @@ fn a_grid_is_reported_per_point() {
             out.charts
         );
     }
+    // The cross-grid chart: every variant across both points, with its paragraph.
+    let grid = root.join("charts/grid_mlm_loss.svg");
+    assert!(out.charts.contains(&grid), "{:?}", out.charts);
+    let svg = std::fs::read_to_string(&grid).unwrap();
+    assert!(
+        svg.contains("optimiser.lr=0.001") && svg.contains("optimiser.lr=0.0003"),
+        "the grid points label the x axis"
+    );
     let md = std::fs::read_to_string(&out.report_md).unwrap();
     assert!(md.contains("### Grid point `optimiser.lr=0.001`"));
+    assert!(
+        md.contains("![Valid MLM loss across the grid")
+            && md.contains("Lowest loss per variant: `deberta` at `"),
+        "{md}"
+    );
     // Seed 3 is asked for and absent everywhere.
     assert!(
         md.contains("`bert, optimiser.lr=0.0003, seed 3` | missing"),

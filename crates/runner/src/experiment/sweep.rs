@@ -150,7 +150,12 @@ pub fn lay_out(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    writeln!(f, "# unix time {secs}\n{command_line}")?;
+    writeln!(
+        f,
+        "# unix time {secs}, ablate {} (commit {})\n{command_line}",
+        env!("CARGO_PKG_VERSION"),
+        env!("ABLATE_GIT_COMMIT")
+    )?;
     for &i in mine {
         let run = &runs[i];
         let run_dir = dir.join(files::RUNS).join(&run.id);

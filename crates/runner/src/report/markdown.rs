@@ -63,6 +63,10 @@ pub fn render(exp: &Experiment, summary: &Summary, charts: &[ChartFile]) -> Stri
             "### {}\n\n![{}]({CHARTS}/{}.png)\n\n[SVG]({CHARTS}/{}.svg)\n",
             c.title, c.title, c.stem, c.stem
         );
+        let text = super::captions::paragraph(exp, summary, c);
+        if !text.is_empty() {
+            let _ = writeln!(md, "{text}\n");
+        }
     }
 
     super::appendix::problems(&mut md, exp);
@@ -205,24 +209,56 @@ fn table(
             cells.push(format!("{done}/{seeds}"));
         }
         for m in metrics {
-            cells.push(cell(summary, m, variant, point, seeds));
+            let best = best_display(exp, summary, m, point);
+            cells.push(cell(summary, m, variant, point, seeds, best.as_deref()));
         }
         let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
     md.push('\n');
 }
 
-/// `mean ± std`, then `[n=k]` when k differs from the seed count, then `(Δ with marker)` off the baseline: the
-/// stars of the Holm-adjusted p-value, and `†` when the test is Welch's rather than the paired t-test.
-fn cell(summary: &Summary, m: &Metric, variant: &str, point: &str, seeds: u32) -> String {
+/// The displayed mean of the best variant at `point` for a metric with a direction (`None` without one).
+fn best_display(exp: &Experiment, summary: &Summary, m: &Metric, point: &str) -> Option<String> {
+    let higher = m.higher_is_better?;
+    let means = exp
+        .variants
+        .iter()
+        .filter_map(|v| summary.get(v, point, &m.key))
+        .map(|r| r.moments.mean)
+        .filter(|x| x.is_finite());
+    let best = if higher {
+        means.fold(f64::NEG_INFINITY, f64::max)
+    } else {
+        means.fold(f64::INFINITY, f64::min)
+    };
+    best.is_finite().then(|| value(m.kind, best))
+}
+
+/// `mean ± std` (the mean in bold when it displays as `best`, the column's best), then `[n=k]` when k differs
+/// from the seed count, then `(Δ with marker)` off the baseline: the stars of the Holm-adjusted p-value, and `†`
+/// when the test is Welch's rather than the paired t-test.
+fn cell(
+    summary: &Summary,
+    m: &Metric,
+    variant: &str,
+    point: &str,
+    seeds: u32,
+    best: Option<&str>,
+) -> String {
     let Some(row) = summary.get(variant, point, &m.key) else {
         return "—".to_string();
     };
     let mo = &row.moments;
+    let mean = value(m.kind, mo.mean);
+    let shown = if best == Some(mean.as_str()) {
+        format!("**{mean}**")
+    } else {
+        mean
+    };
     let mut s = match (m.kind, mo.std) {
         (MetricKind::Count, _) => count(mo.mean),
-        (_, Some(std)) => format!("{} ± {}", value(m.kind, mo.mean), value(m.kind, std)),
-        (_, None) => value(m.kind, mo.mean),
+        (_, Some(std)) => format!("{shown} ± {}", value(m.kind, std)),
+        (_, None) => shown,
     };
     if mo.n != seeds {
         let _ = write!(s, " [n={}]", mo.n);
@@ -315,7 +351,8 @@ fn column_notes(md: &mut String, exp: &Experiment, summary: &Summary) {
     let _ = writeln!(
         md,
         "- Each cell is the mean ± sample standard deviation (ddof 1) over the seeds that finished that stage \
-         ({n} asked for); `[n=k]` marks a cell with a different count. `runs` counts finished pre-trainings."
+         ({n} asked for); `[n=k]` marks a cell with a different count. `runs` counts finished pre-trainings. \
+         The best mean of each column is in bold (ties at the shown precision all bold)."
     );
     let _ = writeln!(
         md,

@@ -15,6 +15,7 @@
 
 pub mod aggregate;
 mod appendix;
+mod captions;
 pub mod charts;
 pub mod collect;
 pub mod compare;

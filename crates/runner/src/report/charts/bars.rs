@@ -1,6 +1,7 @@
 //! Bar charts, horizontal so that long variant names stay readable: the headline scores (valid MLM accuracy and
 //! each fine-tuning task's test accuracy, one panel each) and the pre-training throughput. Bars are means over
-//! seeds, whiskers ± one sample std, the number beside each bar its mean.
+//! seeds, whiskers the 95% confidence interval of the mean (Student t over seeds), the number beside each bar
+//! its mean; the baseline's bar is outlined and its mean drawn as a dashed line across the panel.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -11,8 +12,9 @@ use crate::report::aggregate::Summary;
 use crate::report::collect::Experiment;
 use crate::report::metrics::MetricKind;
 
-/// One bar: label, colour, and (mean, std) when the variant has values.
-type Bar = (String, RGBColor, Option<(f64, f64)>);
+/// One bar: label, colour, (mean, 95% CI half-width) when the variant has values, and whether it is the
+/// baseline.
+type Bar = (String, RGBColor, Option<(f64, f64)>, bool);
 
 /// One panel: a metric over the variants.
 pub(crate) struct Panel {
@@ -48,8 +50,13 @@ fn panel(
         .map(|(i, v)| {
             let value = summary
                 .get(v, point, key)
-                .map(|r| (r.moments.mean, r.moments.std.unwrap_or(0.0)));
-            (variant_label(exp, v), colour(i), value)
+                .map(|r| (r.moments.mean, r.ci95.unwrap_or(0.0)));
+            (
+                variant_label(exp, v),
+                colour(i),
+                value,
+                *v == exp.info.baseline,
+            )
         })
         .collect();
     if bars.iter().all(|b| b.2.is_none()) {
@@ -143,7 +150,7 @@ impl Chart for BarChart {
         let cols = self.panels.len().min(COLUMNS) as u32;
         (
             cols * (PANEL_WIDTH + self.label_area()),
-            50 + self.rows() as u32 * self.panel_height(),
+            80 + self.rows() as u32 * self.panel_height(),
         )
     }
 
@@ -151,12 +158,20 @@ impl Chart for BarChart {
     where
         DB::ErrorType: 'static,
     {
-        let body = root.titled(&self.title, TITLE)?;
+        let (w, h) = root.dim_in_pixel();
+        let body = root
+            .titled(&self.title, TITLE)?
+            .shrink((0, 0), (w, h.saturating_sub(80)));
         let cols = self.panels.len().min(COLUMNS);
         let areas = body.split_evenly((self.rows(), cols));
         for (panel, area) in self.panels.iter().zip(&areas) {
             draw_panel(panel, area, self.label_area())?;
         }
+        root.draw_text(
+            "bars: mean over seeds; whiskers: 95% CI of the mean; outlined bar and dashed line: the baseline",
+            &TextStyle::from(LABEL).color(&BLACK.mix(0.7)),
+            (15, root.dim_in_pixel().1 as i32 - 18),
+        )?;
         Ok(())
     }
 }
@@ -205,7 +220,16 @@ where
         .light_line_style(RGBColor(244, 244, 244))
         .draw()?;
     let value_style = TextStyle::from(LABEL).pos(Pos::new(HPos::Left, VPos::Center));
-    for (i, (_, col, value)) in p.bars.iter().enumerate() {
+    if let Some((mean, _)) = p.bars.iter().find(|b| b.3).and_then(|b| b.2) {
+        let (lo, hi) = (-0.5, n as f64 - 0.5);
+        chart.draw_series(DashedLineSeries::new(
+            [(mean * p.scale, lo), (mean * p.scale, hi)],
+            6,
+            5,
+            BLACK.mix(0.55).stroke_width(1),
+        ))?;
+    }
+    for (i, (_, col, value, baseline)) in p.bars.iter().enumerate() {
         let y = y_of(i);
         let Some((mean, std)) = value else {
             chart.draw_series(std::iter::once(Text::new(
@@ -220,6 +244,12 @@ where
             [(0.0, y - 0.32), (m, y + 0.32)],
             col.filled(),
         )))?;
+        if *baseline {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, y - 0.32), (m, y + 0.32)],
+                BLACK.stroke_width(2),
+            )))?;
+        }
         chart.draw_series(std::iter::once(ErrorBar::new_horizontal(
             y,
             (m - s).max(0.0),

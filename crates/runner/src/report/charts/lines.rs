@@ -1,22 +1,30 @@
-//! Line charts: the valid MLM loss against step (mean over seeds, min..max band, the frequency-only loss of
-//! the same masked tokens as a dashed reference line), and the MLM accuracy against
-//! the evaluation row length (mean ± std over seeds, log2 axis, the training length marked).
+//! Line charts: the valid MLM loss against step (mean over seeds with a 95% confidence band, the
+//! frequency-only loss of the same masked tokens as a dashed reference line), and the MLM accuracy against the
+//! evaluation row length (mean with 95% confidence intervals, log2 axis, the training length marked). The
+//! baseline is drawn thicker; legends sit in a column right of the plot.
 
 use std::collections::BTreeMap;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::legend::{self, Entry, Key};
 use super::{AXIS, Chart, LABEL, TITLE, TickAxis, colour, padded, variant_label};
 use crate::report::aggregate::Summary;
 use crate::report::collect::Experiment;
 use crate::report::stats;
 
-/// One variant's line: points `(x, mean, low, high)`.
+/// One variant's line: points `(x, mean, low, high)`, the band being the 95% confidence interval of the mean.
 pub(crate) struct Curve {
     name: String,
     colour: RGBColor,
+    baseline: bool,
     points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// The line width of a variant: the baseline stands out.
+fn width(baseline: bool) -> u32 {
+    if baseline { 4 } else { 2 }
 }
 
 /// The valid loss chart.
@@ -53,17 +61,14 @@ pub(crate) fn valid_loss(exp: &Experiment, point: &str, title: &str) -> Option<L
             .iter()
             .filter_map(|(&step, v)| {
                 let m = stats::moments(v)?;
-                let (lo, hi) = v
-                    .iter()
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-                        (a.min(x), b.max(x))
-                    });
-                Some((step as f64, m.mean, lo, hi))
+                let hw = stats::ci95_half_width(&m).unwrap_or(0.0);
+                Some((step as f64, m.mean, m.mean - hw, m.mean + hw))
             })
             .collect();
         curves.push(Curve {
             name: variant_label(exp, variant),
             colour: super::colour(i),
+            baseline: *variant == exp.info.baseline,
             points,
         });
     }
@@ -76,7 +81,7 @@ pub(crate) fn valid_loss(exp: &Experiment, point: &str, title: &str) -> Option<L
 
 impl Chart for LossChart {
     fn size(&self) -> (u32, u32) {
-        (1000, 600)
+        (1200, 620)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
@@ -93,8 +98,23 @@ impl Chart for LossChart {
             None => (y_lo, y_hi),
         };
         let (y0, y1) = padded(y_lo, y_hi, 0.05);
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, TITLE)
+        let mut entries: Vec<Entry> = self
+            .curves
+            .iter()
+            .map(|c| Entry::new(c.name.clone(), c.colour, Key::Line(width(c.baseline))))
+            .collect();
+        let grey = RGBColor(100, 100, 100);
+        if let Some(u) = self.unigram {
+            entries.push(Entry::new(
+                format!("unigram (frequency only): {u:.2}"),
+                grey,
+                Key::Dashed,
+            ));
+        }
+        entries.push(Entry::new("95% CI of the mean over seeds", grey, Key::Band));
+        let body = root.titled(&self.title, TITLE)?;
+        let plot = legend::split(&body, &entries)?;
+        let mut chart = ChartBuilder::on(&plot)
             .margin(15)
             .x_label_area_size(50)
             .y_label_area_size(75)
@@ -114,15 +134,13 @@ impl Chart for LossChart {
             let mut band: Vec<(f64, f64)> = c.points.iter().map(|p| (p.0, p.3)).collect();
             band.extend(c.points.iter().rev().map(|p| (p.0, p.2)));
             chart.draw_series(std::iter::once(Polygon::new(band, col.mix(0.18).filled())))?;
-            chart
-                .draw_series(LineSeries::new(
-                    c.points.iter().map(|p| (p.0, p.1)),
-                    col.stroke_width(2),
-                ))?
-                .label(c.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
-                });
+        }
+        for c in &self.curves {
+            let col = c.colour;
+            chart.draw_series(LineSeries::new(
+                c.points.iter().map(|p| (p.0, p.1)),
+                col.stroke_width(width(c.baseline)),
+            ))?;
             chart.draw_series(
                 c.points
                     .iter()
@@ -130,28 +148,10 @@ impl Chart for LossChart {
             )?;
         }
         if let Some(u) = self.unigram {
-            let grey = BLACK.mix(0.6);
             let dashes =
                 DashedLineSeries::new([(0.0, u), (x_max * 1.02, u)], 8, 6, grey.stroke_width(2));
-            chart
-                .draw_series(dashes)?
-                .label(format!("unigram (frequency only): {u:.2}"))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], grey.stroke_width(2))
-                });
+            chart.draw_series(dashes)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.5))
-            .label_font(LABEL)
-            .draw()?;
-        root.draw_text(
-            "line: mean over seeds; band: min..max over seeds",
-            &TextStyle::from(LABEL).color(&BLACK.mix(0.7)),
-            (15, root.dim_in_pixel().1 as i32 - 18),
-        )?;
         Ok(())
     }
 }
@@ -164,8 +164,8 @@ pub(crate) struct LengthChart {
     lines: Vec<LengthLine>,
 }
 
-/// A variant's legend name, colour and `(length, mean, std)` points.
-type LengthLine = (String, RGBColor, Vec<(usize, f64, f64)>);
+/// A variant's legend name, colour, whether it is the baseline, and `(length, mean, 95% CI half-width)` points.
+type LengthLine = (String, RGBColor, bool, Vec<(usize, f64, f64)>);
 
 /// MLM accuracy per length of every variant at `point`; `None` when no run has length scores.
 pub(crate) fn length(
@@ -182,11 +182,12 @@ pub(crate) fn length(
             .iter()
             .filter_map(|&len| {
                 let row = summary.get(variant, point, &format!("len{len}_acc"))?;
-                Some((len, row.moments.mean, row.moments.std.unwrap_or(0.0)))
+                Some((len, row.moments.mean, row.ci95.unwrap_or(0.0)))
             })
             .collect();
         if !pts.is_empty() {
-            lines.push((variant_label(exp, variant), colour(i), pts));
+            let baseline = *variant == exp.info.baseline;
+            lines.push((variant_label(exp, variant), colour(i), baseline, pts));
         }
     }
     (!lines.is_empty()).then(|| LengthChart {
@@ -199,7 +200,7 @@ pub(crate) fn length(
 
 impl Chart for LengthChart {
     fn size(&self) -> (u32, u32) {
-        (1000, 600)
+        (1200, 620)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
@@ -217,15 +218,29 @@ impl Chart for LengthChart {
         let pcts = self
             .lines
             .iter()
-            .flat_map(|l| &l.2)
+            .flat_map(|l| &l.3)
             .flat_map(|p| [(p.1 - p.2) * 100.0, (p.1 + p.2) * 100.0]);
         let (lo, hi) = pcts.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
             (a.min(v), b.max(v))
         });
         let (y0, y1) = padded(lo, hi, 0.08);
         let (y0, y1) = (y0.max(0.0), y1.min(100.0).max(y0.max(0.0) + 1e-3));
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, TITLE)
+        let grey = RGBColor(90, 90, 90);
+        let mut entries: Vec<Entry> = self
+            .lines
+            .iter()
+            .map(|l| Entry::new(l.0.clone(), l.1, Key::Line(width(l.2))))
+            .collect();
+        if self.train_len > 0 {
+            entries.push(Entry::new(
+                format!("training length ({} tokens)", self.train_len),
+                grey,
+                Key::Dashed,
+            ));
+        }
+        let body = root.titled(&self.title, TITLE)?;
+        let plot = legend::split(&body, &entries)?;
+        let mut chart = ChartBuilder::on(&plot)
             .margin(15)
             .x_label_area_size(50)
             .y_label_area_size(75)
@@ -245,28 +260,20 @@ impl Chart for LengthChart {
             .draw()?;
         if self.train_len > 0 {
             let x = lg(self.train_len);
-            let grey = RGBColor(90, 90, 90);
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(x, y0), (x, y1)],
-                    8,
-                    6,
-                    grey.stroke_width(2),
-                ))?
-                .label(format!("training length ({} tokens)", self.train_len))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], grey.stroke_width(2))
-                });
+            chart.draw_series(DashedLineSeries::new(
+                vec![(x, y0), (x, y1)],
+                8,
+                6,
+                grey.stroke_width(2),
+            ))?;
         }
-        for (name, col, pts) in &self.lines {
+        for (_, col, baseline, pts) in &self.lines {
             let col = *col;
             let xy = |p: &(usize, f64, f64)| (lg(p.0), p.1 * 100.0);
-            chart
-                .draw_series(LineSeries::new(pts.iter().map(xy), col.stroke_width(2)))?
-                .label(name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
-                });
+            chart.draw_series(LineSeries::new(
+                pts.iter().map(xy),
+                col.stroke_width(width(*baseline)),
+            ))?;
             chart.draw_series(pts.iter().map(|p| {
                 let (x, m) = xy(p);
                 ErrorBar::new_vertical(
@@ -280,13 +287,11 @@ impl Chart for LengthChart {
             }))?;
             chart.draw_series(pts.iter().map(|p| Circle::new(xy(p), 4, col.filled())))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.5))
-            .label_font(LABEL)
-            .draw()?;
+        root.draw_text(
+            "points: mean over seeds; whiskers: 95% CI of the mean",
+            &TextStyle::from(LABEL).color(&BLACK.mix(0.7)),
+            (15, root.dim_in_pixel().1 as i32 - 18),
+        )?;
         Ok(())
     }
 }

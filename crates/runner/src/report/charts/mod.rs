@@ -1,14 +1,19 @@
-//! The report's charts, each drawn twice with plotters (PNG and SVG) under `DIR/charts/`: validation loss
+//! The report's charts, drawn with plotters as SVG and rasterised to PNG by resvg, under `DIR/charts/`: validation loss
 //! curves, final metrics, length extrapolation, attention maps and throughput. With grid axes every chart is
 //! drawn once per grid point (file names suffixed `_<point>`). Text uses the bundled DejaVu Sans font, so the
 //! pictures are the same on every machine.
 
 mod bars;
+mod grid;
 mod heatmap;
+mod legend;
 mod lines;
+mod raster;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+use anyhow::Context;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -30,6 +35,8 @@ pub enum ChartKind {
     Attention,
     /// Pre-training throughput.
     Throughput,
+    /// One metric of every variant across the grid points.
+    Grid,
 }
 
 /// One chart written (as PNG and SVG).
@@ -98,7 +105,7 @@ pub fn draw_all(exp: &Experiment, summary: &Summary, dir: &Path) -> anyhow::Resu
             chart.as_ref().map(|c| c as _),
         )?;
 
-        let title = format!("Final scores, mean ± std over seeds{at}");
+        let title = format!("Final scores, mean and 95% CI over seeds{at}");
         let chart = bars::final_metrics(exp, summary, point, &title);
         add(
             ChartKind::FinalMetrics,
@@ -127,7 +134,7 @@ pub fn draw_all(exp: &Experiment, summary: &Summary, dir: &Path) -> anyhow::Resu
             }
         }
 
-        let title = format!("Pre-training throughput, mean ± std over seeds{at}");
+        let title = format!("Pre-training throughput, mean and 95% CI over seeds{at}");
         let chart = bars::throughput(exp, summary, point, &title);
         add(
             ChartKind::Throughput,
@@ -135,6 +142,17 @@ pub fn draw_all(exp: &Experiment, summary: &Summary, dir: &Path) -> anyhow::Resu
             format!("throughput{suffix}"),
             chart.as_ref().map(|c| c as _),
         )?;
+    }
+    let title = "Valid MLM loss across the grid, mean and 95% CI over seeds".to_string();
+    if let Some(chart) = grid::across(exp, summary, "mlm_loss", &title) {
+        let files = chart.save(dir, "grid_mlm_loss")?;
+        out.push(ChartFile {
+            kind: ChartKind::Grid,
+            title,
+            point: String::new(),
+            stem: "grid_mlm_loss".to_string(),
+            files,
+        });
     }
     Ok(out)
 }
@@ -147,18 +165,6 @@ pub(crate) trait ChartDyn {
 
 impl<C: Chart> ChartDyn for C {
     fn save(&self, dir: &Path, stem: &str) -> anyhow::Result<Vec<PathBuf>> {
-        let png = dir.join(format!("{stem}.png"));
-        let tmp = ablate_data::AtomicFile::create(&png)?;
-        {
-            let root = BitMapBackend::new(tmp.temp_path(), self.size()).into_drawing_area();
-            root.fill(&WHITE)?;
-            self.draw(&root)?;
-            root.present()
-                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", png.display()))?;
-        }
-        tmp.commit()?;
-
-        let svg = dir.join(format!("{stem}.svg"));
         let mut text = String::new();
         {
             let root = SVGBackend::with_string(&mut text, self.size()).into_drawing_area();
@@ -166,7 +172,12 @@ impl<C: Chart> ChartDyn for C {
             self.draw(&root)?;
             root.present()?;
         }
+        let svg = dir.join(format!("{stem}.svg"));
+        let png = dir.join(format!("{stem}.png"));
+        let bytes = raster::png_from_svg(&text)
+            .with_context(|| format!("cannot draw {}", png.display()))?;
         ablate_data::write_bytes(&svg, text.as_bytes())?;
+        ablate_data::write_bytes(&png, &bytes)?;
         Ok(vec![png, svg])
     }
 }
