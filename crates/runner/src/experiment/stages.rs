@@ -179,8 +179,35 @@ fn command(exp: &Experiment, stage: &Stage, run: &Path, seed: u64, opts: &StageO
     if let Some(n) = opts.threads {
         c.env("RAYON_NUM_THREADS", n.to_string());
     }
+    die_with_parent(&mut c);
     c
 }
+
+/// Makes the child stage die when the sweep does, even by SIGKILL, so no orphan trains on into a run folder
+/// (Linux: the parent-death signal; the child also exits at once if the sweep died before it was set).
+#[cfg(target_os = "linux")]
+fn die_with_parent(c: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the forked child before exec and calls only async-signal-safe functions
+    // (prctl, getppid).
+    unsafe {
+        c.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other(
+                    "the sweep ended before this stage started",
+                ));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_: &mut Command) {}
 
 /// Runs `stage` of the run folder `run` unless it is complete; its output goes to `run/log.txt`.
 pub fn run_stage(
@@ -230,12 +257,16 @@ pub fn run_stage(
     Ok(Outcome::Failed(failure_reason(&log_path, status)))
 }
 
-/// Whether the child died of SIGINT (Ctrl-C reaches the whole process group, sometimes before our handler).
+/// Whether the child died of SIGINT, SIGTERM or SIGHUP (Ctrl-C reaches the whole process group, and Slurm
+/// signals every process of a job, sometimes before our handler has run).
 fn killed_by_ctrl_c(status: &std::process::ExitStatus) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
-        status.signal() == Some(2)
+        matches!(
+            status.signal(),
+            Some(libc::SIGINT | libc::SIGTERM | libc::SIGHUP)
+        )
     }
     #[cfg(not(unix))]
     {

@@ -284,7 +284,9 @@ fn one_run(
     Ok(RunState::Completed)
 }
 
-/// Installs the Ctrl-C handler (once per process).
+/// Installs the handler of Ctrl-C, SIGTERM and SIGHUP (once per process): the first stops the sweep cleanly
+/// (running stages are ended and their runs marked interrupted, to resume on the next `ablate run`), a second
+/// exits at once.
 pub fn handle_ctrl_c() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
