@@ -1,11 +1,14 @@
 //! Checkpoints: one folder `ckpt-<step>` per checkpoint holding the model (`model.mpk`), the optimiser
 //! state (`optimizer.mpk`), the loop state (`state.json`: step, data cursor, seeds, counters), the resolved
-//! spec and a copy of `metrics.csv` as of that step; and a small manifest `checkpoint.json` naming the
-//! current folder.
+//! spec, a copy of `metrics.csv` as of that step, and the size and hash of each of those files
+//! (`checksums.json`, [`crate::checksum`]); and a small manifest `checkpoint.json` naming the current folder
+//! and the previous one, which is kept.
 //!
 //! Writing is atomic at every moment: the folder is filled under a temporary name, synced, renamed, and
-//! only then does the manifest (itself written by temp-file-and-rename) point at it; older folders are
-//! removed last. A kill at any point leaves the manifest naming a complete checkpoint.
+//! only then does the manifest (itself written by temp-file-and-rename) point at it; folders older than the
+//! previous one are removed last. A kill at any point leaves the manifest naming a complete checkpoint.
+//! Every load checks the checksums ([`latest`]); a resume whose current checkpoint is damaged falls back to
+//! the previous one ([`latest_good`]).
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +40,9 @@ pub struct Manifest {
     pub step: u64,
     /// The folder, relative to the run folder.
     pub dir: String,
+    /// The previous checkpoint folder, kept as a fallback (absent before the second checkpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
 }
 
 type Rec = NamedMpkFileRecorder<FullPrecisionSettings>;
@@ -84,6 +90,7 @@ where
     if metrics.is_file() {
         std::fs::copy(&metrics, tmp.join(METRICS_FILE)).at(&metrics)?;
     }
+    crate::checksum::write(&tmp)?;
     for entry in std::fs::read_dir(&tmp).at(&tmp)? {
         let path = entry.at(&tmp)?.path();
         std::fs::File::open(&path)
@@ -91,6 +98,7 @@ where
             .at(&path)?;
     }
     sync_dir(&tmp);
+    let previous = previous_good(run_dir, &name);
 
     let dest = run_dir.join(&name);
     if dest.exists() {
@@ -104,13 +112,15 @@ where
             format: FORMAT,
             step,
             dir: name.clone(),
+            previous: previous.clone(),
         },
     )?;
     for entry in std::fs::read_dir(run_dir).at(run_dir)? {
         let entry = entry.at(run_dir)?;
         let file_name = entry.file_name().to_string_lossy().into_owned();
         let stale = (file_name.starts_with("ckpt-") || file_name.starts_with(".ckpt-"))
-            && file_name != name;
+            && file_name != name
+            && Some(&file_name) != previous.as_ref();
         if stale && entry.path().is_dir() {
             std::fs::remove_dir_all(entry.path()).at(entry.path())?;
         }
@@ -118,7 +128,29 @@ where
     Ok(dest)
 }
 
-/// The current checkpoint of `run_dir`, if it has one.
+/// The checkpoint to keep as the fallback when `current` becomes current: the manifest's current folder if
+/// it is intact, else its own fallback if that still is.
+fn previous_good(run_dir: &Path, current: &str) -> Option<String> {
+    let manifest: Manifest = read_json(&run_dir.join(MANIFEST_FILE)).ok()?;
+    [Some(manifest.dir), manifest.previous]
+        .into_iter()
+        .flatten()
+        .find(|d| d != current && check(&run_dir.join(d)).is_ok())
+}
+
+/// A checkpoint folder is complete and its files match their checksums.
+fn check(dir: &Path) -> Result<()> {
+    if !dir.join(STATE_FILE).is_file() {
+        return Err(TrainError::checkpoint(
+            dir,
+            format!("{MANIFEST_FILE} names this folder but it holds no {STATE_FILE}"),
+        ));
+    }
+    crate::checksum::verify(dir)
+}
+
+/// The current checkpoint of `run_dir`, if it has one, checked against its checksums: a damaged one is an
+/// error naming the damaged file.
 pub fn latest(run_dir: &Path) -> Result<Option<(Manifest, PathBuf)>> {
     let path = run_dir.join(MANIFEST_FILE);
     if !path.is_file() {
@@ -126,13 +158,42 @@ pub fn latest(run_dir: &Path) -> Result<Option<(Manifest, PathBuf)>> {
     }
     let manifest: Manifest = read_json(&path)?;
     let dir = run_dir.join(&manifest.dir);
-    if !dir.join(STATE_FILE).is_file() {
-        return Err(TrainError::checkpoint(
-            &dir,
-            format!("{MANIFEST_FILE} names this folder but it holds no {STATE_FILE}"),
-        ));
-    }
+    check(&dir)?;
     Ok(Some((manifest, dir)))
+}
+
+/// Like [`latest`], but when the current checkpoint is damaged, warns (naming the damage) and returns the
+/// previous one if it is intact: what a resume starts from.
+pub fn latest_good(run_dir: &Path) -> Result<Option<(Manifest, PathBuf)>> {
+    let err = match latest(run_dir) {
+        Ok(found) => return Ok(found),
+        Err(e) => e,
+    };
+    let manifest: Option<Manifest> = read_json(&run_dir.join(MANIFEST_FILE)).ok();
+    let Some(prev) = manifest.and_then(|m| m.previous) else {
+        return Err(err);
+    };
+    let dir = run_dir.join(&prev);
+    let state: Option<serde_json::Value> = read_json(&dir.join(STATE_FILE)).ok();
+    let step = state.as_ref().and_then(|s| s["step"].as_u64());
+    match (check(&dir), step) {
+        (Ok(()), Some(step)) => {
+            tracing::warn!(
+                "{err}; resuming from the previous checkpoint {}",
+                dir.display()
+            );
+            Ok(Some((
+                Manifest {
+                    format: FORMAT,
+                    step,
+                    dir: prev,
+                    previous: None,
+                },
+                dir,
+            )))
+        }
+        _ => Err(err),
+    }
 }
 
 /// Loads the model weights of the checkpoint in `dir` into `model`.

@@ -11,6 +11,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod checksum;
 pub mod classifier_eval;
 pub mod clip;
 pub mod decay;

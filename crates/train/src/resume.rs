@@ -51,7 +51,7 @@ pub fn decide(
             ),
         )
     };
-    match checkpoint::latest(run_dir)? {
+    match checkpoint::latest_good(run_dir)? {
         Some((manifest, dir)) => {
             let saved = dir.join(spec_file);
             let text = std::fs::read_to_string(&saved).at(&saved)?;

@@ -209,7 +209,8 @@ impl<'a, S: LoopState> RunTracker<'a, S> {
             let row = S::train_row(step, stats, None, self.state.elapsed_s());
             self.metrics.append(&row)?;
         }
-        let last_checkpoint_step = checkpoint::latest(self.setup.run_dir)?.map(|(m, _)| m.step);
+        let last_checkpoint_step =
+            checkpoint::latest_good(self.setup.run_dir)?.map(|(m, _)| m.step);
         let reason = format!("the {what} is {value} at step {step}");
         tracing::error!("run failed: {reason}");
         let (status, failure) = S::status_of(&mut self.summary);

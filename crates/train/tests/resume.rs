@@ -244,3 +244,63 @@ fn a_folder_is_not_continued_under_another_spec_but_a_finished_run_is_reported()
         metrics_before
     );
 }
+
+/// Damages the current checkpoint of a run halted at step 25 (checkpoints at 10 and 20, both kept): loading it
+/// is refused with the damaged file named, and a resume goes on from step 10 and still ends bit-identical to the
+/// uninterrupted run.
+fn damaged_latest_checkpoint_falls_back_to_the_previous(damage: fn(&Path), what: &str) {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let device = Default::default();
+    let halt = TrainOptions {
+        halt_after_steps: Some(25),
+        ..options()
+    };
+    pretrain::<Train>(&spec(), &run, &device, &halt).unwrap();
+    let (manifest, current) = checkpoint::latest(&run).unwrap().unwrap();
+    assert_eq!(manifest.step, 20);
+    assert_eq!(manifest.previous.as_deref(), Some("ckpt-00000010"));
+    assert!(run.join("ckpt-00000010").is_dir(), "the previous is kept");
+    let model = current.join("model.mpk");
+    damage(&model);
+    let err = checkpoint::latest(&run).unwrap_err().to_string();
+    assert!(
+        err.contains("model.mpk") && err.contains("corrupted"),
+        "{what}: {err}"
+    );
+    let (m, d) = checkpoint::latest_good(&run).unwrap().unwrap();
+    assert_eq!((m.step, d), (10, run.join("ckpt-00000010")), "{what}");
+    let done = pretrain::<Train>(&spec(), &run, &device, &options()).unwrap();
+    assert_same_as_reference(&run, &done);
+    // The resume rewrote step 20's checkpoint whole; the last two (20 and 30) are intact, 10 is gone.
+    let (m, _) = checkpoint::latest(&run).unwrap().unwrap();
+    assert_eq!((m.step, m.previous.as_deref()), (30, Some("ckpt-00000020")));
+    ablate_train::checksum::verify(&current).unwrap();
+    assert!(!run.join("ckpt-00000010").exists(), "{what}");
+}
+
+#[test]
+fn a_truncated_latest_checkpoint_is_named_and_the_previous_one_resumes() {
+    damaged_latest_checkpoint_falls_back_to_the_previous(
+        |p| {
+            let len = std::fs::metadata(p).unwrap().len();
+            let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+            f.set_len(len / 2).unwrap();
+        },
+        "truncated",
+    );
+}
+
+#[test]
+fn a_bit_flip_in_the_latest_checkpoint_is_named_and_the_previous_one_resumes() {
+    damaged_latest_checkpoint_falls_back_to_the_previous(
+        |p| {
+            let mut bytes = std::fs::read(p).unwrap();
+            let i = bytes.len() - 100;
+            bytes[i] ^= 0x10;
+            std::fs::write(p, bytes).unwrap();
+        },
+        "bit flip",
+    );
+}
