@@ -1,6 +1,7 @@
 //! A sweep stopped by SIGKILL or by SIGTERM (what Slurm sends at a time limit or on preemption) leaves no
 //! stage running: its child dies with it (Linux's parent-death signal) or is ended by it, the runs are left
-//! resumable (SIGTERM marks them interrupted, not running), and the same command then finishes every run.
+//! resumable (SIGTERM marks them interrupted, not running), and the same command then finishes every run. A
+//! second trainer on a folder being trained into is refused with the holder's pid.
 
 mod common;
 
@@ -117,6 +118,28 @@ fn sigkill_or_sigterm_of_the_sweep_leaves_no_stage_running_and_a_rerun_finishes(
     // SIGKILL the sweep alone (not its process group) while a stage runs: the stage dies with it.
     let mut sweep = start(&args);
     let kids = running_stage(&mut sweep);
+    // The first stage pre-trains bert/seed-1; a second trainer on its folder is refused, naming the holder.
+    let run = out.join("runs/bert/seed-1");
+    let lock = run.join("pretrain/.lock");
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains("pid")) {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no lock written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = ablate(&[
+        "train",
+        run.join("spec.toml").to_str().unwrap(),
+        "--out",
+        run.join("pretrain").to_str().unwrap(),
+        "--cache",
+        &cache(),
+    ]);
+    assert!(!second.status.success());
+    assert!(
+        text(&second).contains(&format!("pid {}", kids[0])),
+        "{}",
+        text(&second)
+    );
     signal(sweep.id(), "-KILL");
     sweep.wait().unwrap();
     assert_gone(&kids, "SIGKILL");
