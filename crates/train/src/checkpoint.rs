@@ -78,26 +78,18 @@ where
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).at(&tmp)?;
     }
-    std::fs::create_dir_all(&tmp).at(&tmp)?;
-    let rec = Rec::new();
-    Recorder::<B>::record(&rec, model.clone().into_record(), tmp.join(MODEL))
-        .map_err(|e| rec_err(&tmp, e))?;
-    Recorder::<B>::record(&rec, optim.to_record(), tmp.join(OPTIMIZER))
-        .map_err(|e| rec_err(&tmp, e))?;
-    write_json(&tmp.join(STATE_FILE), extras.state)?;
-    write_atomic(&tmp.join(extras.spec.0), extras.spec.1.as_bytes())?;
-    let metrics = run_dir.join(METRICS_FILE);
-    if metrics.is_file() {
-        std::fs::copy(&metrics, tmp.join(METRICS_FILE)).at(&metrics)?;
+    if let Err(e) = fill::<B, M, O, S>(&tmp, run_dir, model, optim, extras) {
+        // Leave nothing half-written behind (on a full disk it would keep the disk full).
+        let _ = std::fs::remove_dir_all(&tmp);
+        // Model and optimiser state: about three f32 copies of the parameters.
+        let needed = model.num_params() as u64 * 12;
+        return Err(match crate::fsutil::full_disk_note(run_dir, needed) {
+            Some(note) => {
+                TrainError::checkpoint(run_dir, format!("{note}. The write failed with: {e}"))
+            }
+            None => e,
+        });
     }
-    crate::checksum::write(&tmp)?;
-    for entry in std::fs::read_dir(&tmp).at(&tmp)? {
-        let path = entry.at(&tmp)?.path();
-        std::fs::File::open(&path)
-            .and_then(|f| f.sync_all())
-            .at(&path)?;
-    }
-    sync_dir(&tmp);
     let previous = previous_good(run_dir, &name);
 
     let dest = run_dir.join(&name);
@@ -126,6 +118,43 @@ where
         }
     }
     Ok(dest)
+}
+
+/// Writes every file of a checkpoint into the folder `tmp` and syncs them.
+fn fill<B, M, O, S>(
+    tmp: &Path,
+    run_dir: &Path,
+    model: &M,
+    optim: &O,
+    extras: Extras<'_, S>,
+) -> Result<()>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+    O: Optimizer<M, B>,
+    S: Serialize,
+{
+    std::fs::create_dir_all(tmp).at(tmp)?;
+    let rec = Rec::new();
+    Recorder::<B>::record(&rec, model.clone().into_record(), tmp.join(MODEL))
+        .map_err(|e| rec_err(tmp, e))?;
+    Recorder::<B>::record(&rec, optim.to_record(), tmp.join(OPTIMIZER))
+        .map_err(|e| rec_err(tmp, e))?;
+    write_json(&tmp.join(STATE_FILE), extras.state)?;
+    write_atomic(&tmp.join(extras.spec.0), extras.spec.1.as_bytes())?;
+    let metrics = run_dir.join(METRICS_FILE);
+    if metrics.is_file() {
+        std::fs::copy(&metrics, tmp.join(METRICS_FILE)).at(&metrics)?;
+    }
+    crate::checksum::write(tmp)?;
+    for entry in std::fs::read_dir(tmp).at(tmp)? {
+        let path = entry.at(tmp)?.path();
+        std::fs::File::open(&path)
+            .and_then(|f| f.sync_all())
+            .at(&path)?;
+    }
+    sync_dir(tmp);
+    Ok(())
 }
 
 /// The checkpoint to keep as the fallback when `current` becomes current: the manifest's current folder if

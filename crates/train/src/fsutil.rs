@@ -45,3 +45,35 @@ pub fn sync_dir(dir: &Path) {
         let _ = f.sync_all();
     }
 }
+
+/// When the file system holding `dir` has less than `needed` bytes (and at least 1 MiB) free, a sentence saying
+/// the disk is full, to lead the error of the write that failed (burn's record writer reports a full disk as a
+/// MessagePack error); `None` otherwise.
+pub fn full_disk_note(dir: &Path, needed: u64) -> Option<String> {
+    let free = free_bytes(dir)?;
+    (free < needed.max(1 << 20)).then(|| {
+        format!(
+            "the disk holding {} is full ({free} bytes free, a checkpoint needs about {needed}): free some \
+             space, then run the same command again; it resumes from the last checkpoint",
+            dir.display()
+        )
+    })
+}
+
+/// Bytes available to this user on the file system holding `dir`.
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `s` a valid statvfs to fill.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return None;
+    }
+    Some(s.f_bavail as u64 * s.f_frsize as u64)
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_: &Path) -> Option<u64> {
+    None
+}
