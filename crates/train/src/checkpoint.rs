@@ -140,6 +140,9 @@ where
         .map_err(|e| rec_err(tmp, e))?;
     Recorder::<B>::record(&rec, optim.to_record(), tmp.join(OPTIMIZER))
         .map_err(|e| rec_err(tmp, e))?;
+    for file in [MODEL, OPTIMIZER] {
+        crate::checksum::canonicalise_mpk(&tmp.join(format!("{file}.mpk")))?;
+    }
     write_json(&tmp.join(STATE_FILE), extras.state)?;
     write_atomic(&tmp.join(extras.spec.0), extras.spec.1.as_bytes())?;
     let metrics = run_dir.join(METRICS_FILE);

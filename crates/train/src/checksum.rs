@@ -95,3 +95,35 @@ pub fn verify(dir: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// Rewrites the MessagePack file `path` (a burn `.mpk` record) with every map's entries in key order, so equal
+/// records give equal bytes: burn writes the optimiser state, a hash map keyed by parameter id, in the map's
+/// random iteration order. Readers look entries up by key, so the file reads back the same.
+pub fn canonicalise_mpk(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).at(path)?;
+    let bad =
+        |e: &dyn std::fmt::Display| TrainError::checkpoint(path, format!("not MessagePack: {e}"));
+    let mut value = rmpv::decode::read_value(&mut &bytes[..]).map_err(|e| bad(&e))?;
+    sort_maps(&mut value);
+    let mut out = Vec::with_capacity(bytes.len());
+    rmpv::encode::write_value(&mut out, &value).map_err(|e| bad(&e))?;
+    crate::fsutil::write_atomic(path, &out)
+}
+
+fn sort_maps(v: &mut rmpv::Value) {
+    match v {
+        rmpv::Value::Map(entries) => {
+            for (k, x) in entries.iter_mut() {
+                sort_maps(k);
+                sort_maps(x);
+            }
+            entries.sort_by_cached_key(|(k, _)| {
+                let mut key = Vec::new();
+                let _ = rmpv::encode::write_value(&mut key, k);
+                key
+            });
+        }
+        rmpv::Value::Array(items) => items.iter_mut().for_each(sort_maps),
+        _ => {}
+    }
+}

@@ -13,7 +13,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor};
 
@@ -100,9 +100,44 @@ impl<B: Backend> ModuleVisitor<B> for Materialise {
     }
 }
 
+/// Gives every parameter the id of its position in the module's traversal (1, 2, ...).
+struct SequentialIds(u64);
+
+impl SequentialIds {
+    fn next(&mut self) -> ParamId {
+        self.0 += 1;
+        ParamId::from(self.0)
+    }
+}
+
+impl<B: Backend> ModuleMapper<B> for SequentialIds {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (_, value, mapper) = param.consume();
+        Param::from_mapped_value(self.next(), value, mapper)
+    }
+
+    fn map_int<const D: usize>(
+        &mut self,
+        param: Param<Tensor<B, D, Int>>,
+    ) -> Param<Tensor<B, D, Int>> {
+        let (_, value, mapper) = param.consume();
+        Param::from_mapped_value(self.next(), value, mapper)
+    }
+
+    fn map_bool<const D: usize>(
+        &mut self,
+        param: Param<Tensor<B, D, Bool>>,
+    ) -> Param<Tensor<B, D, Bool>> {
+        let (_, value, mapper) = param.consume();
+        Param::from_mapped_value(self.next(), value, mapper)
+    }
+}
+
 /// Builds a module with `build` and draws all its initial values now, from the backend RNG seeded with
 /// `seed`, under the lock. (burn initialises parameters lazily, on first use: without this the draws would
-/// happen wherever a parameter is first touched, in whatever order, seeded by whatever came before.)
+/// happen wherever a parameter is first touched, in whatever order, seeded by whatever came before.) The
+/// parameters are then numbered in traversal order: burn gives each a random id, which checkpoints and
+/// optimiser states record, so identical runs would otherwise write different checkpoint bytes.
 pub fn init_module<B: Backend, M: Module<B>, E>(
     device: &B::Device,
     seed: u64,
@@ -111,7 +146,7 @@ pub fn init_module<B: Backend, M: Module<B>, E>(
     with_seed::<B, _>(device, seed, || {
         let module = build()?;
         module.visit(&mut Materialise);
-        Ok(module)
+        Ok(module.map(&mut SequentialIds(0)))
     })
 }
 

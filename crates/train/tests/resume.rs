@@ -304,3 +304,21 @@ fn a_bit_flip_in_the_latest_checkpoint_is_named_and_the_previous_one_resumes() {
         "bit flip",
     );
 }
+
+#[test]
+fn identical_runs_write_identical_checkpoint_bytes() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    pretrain::<Train>(&spec(), &run, &Default::default(), &options()).unwrap();
+    let (_, mine) = checkpoint::latest(&run).unwrap().unwrap();
+    let (_, theirs) = checkpoint::latest(&reference().run).unwrap().unwrap();
+    for file in ["model.mpk", "optimizer.mpk"] {
+        let a = ablate_train::checksum::sum_file(&mine.join(file)).unwrap();
+        let b = ablate_train::checksum::sum_file(&theirs.join(file)).unwrap();
+        assert_eq!(
+            a, b,
+            "{file}: the final checkpoint is not a fingerprint of the run"
+        );
+    }
+}
