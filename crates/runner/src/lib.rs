@@ -7,7 +7,7 @@ mod cmd_data;
 mod cmd_experiment;
 mod cmd_train;
 mod device;
-mod encode;
+pub mod encode;
 pub mod experiment;
 pub mod report;
 

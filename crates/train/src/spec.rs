@@ -206,8 +206,16 @@ impl RunSpec {
                 *p = base.join(&*p);
             }
         }
-        spec.fill_vocab(vocab_given)?;
-        spec.validate()?;
+        // Settings errors name the key; say which file holds it.
+        let in_file = |e: TrainError| match e {
+            TrainError::Io { .. } | TrainError::SpecFile { .. } => e,
+            other => TrainError::SpecFile {
+                path: path.to_path_buf(),
+                message: other.to_string(),
+            },
+        };
+        spec.fill_vocab(vocab_given).map_err(in_file)?;
+        spec.validate().map_err(in_file)?;
         Ok(spec)
     }
 

@@ -108,7 +108,20 @@ impl TextTokenizer {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).at(path)?;
-        let inner: Tokenizer = serde_json::from_slice(&bytes).map_err(|e| tok_err(path, e))?;
+        // Syntax first: the tokenizers library panics (`expect`) on some malformed fields when it reads bytes
+        // itself; from a syntactically valid JSON value it returns errors, and a panic it might still raise
+        // on an odd but valid value is caught and reported as this file's error.
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| tok_err(path, e))?;
+        let parsed = std::panic::catch_unwind(|| serde_json::from_value::<Tokenizer>(value));
+        let inner: Tokenizer = match parsed {
+            Ok(result) => result.map_err(|e| tok_err(path, e))?,
+            Err(_) => {
+                return Err(tok_err(
+                    path,
+                    "the tokenizers library cannot read it (it gave up on a malformed field)",
+                ));
+            }
+        };
         let id = |t: &str| {
             inner.token_to_id(t).ok_or_else(|| {
                 tok_err(

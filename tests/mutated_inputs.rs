@@ -1,0 +1,246 @@
+//! Property-based tests of the readers of outside input: valid files mutated at random (bytes flipped,
+//! inserted, deleted, the file cut short; proptest, 1,000 cases per reader, more with `PROPTEST_CASES`) and
+//! arbitrary bytes never make a reader panic, and every error names the file it read.
+//! Readers: experiment TOML, run spec, model config, HF `config.json` + `model.safetensors` +
+//! `pytorch_model.bin`, ids JSON, `tokenizer.json`, `metrics.csv`, `run.json`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+
+type Cpu = burn::backend::Flex;
+
+/// One edit of a byte string.
+#[derive(Debug, Clone)]
+enum Edit {
+    Flip(usize, u8),
+    Insert(usize, u8),
+    Delete(usize),
+    Cut(usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Flip(i, b)),
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
+        any::<usize>().prop_map(Edit::Delete),
+        any::<usize>().prop_map(Edit::Cut),
+    ]
+}
+
+fn apply(seed: &[u8], edits: &[Edit]) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for e in edits {
+        let n = b.len().max(1);
+        match *e {
+            Edit::Flip(i, x) if !b.is_empty() => b[i % n] ^= x | 1,
+            Edit::Insert(i, x) => b.insert(i % (b.len() + 1), x),
+            Edit::Delete(i) if !b.is_empty() => {
+                b.remove(i % n);
+            }
+            Edit::Cut(i) => b.truncate(i % (b.len() + 1)),
+            _ => {}
+        }
+    }
+    b
+}
+
+/// Mutated copies of `seed` and arbitrary bytes.
+fn inputs(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        4 => proptest::collection::vec(edit(), 1..6).prop_map(move |e| apply(&seed, &e)),
+        1 => proptest::collection::vec(any::<u8>(), 0..256),
+    ]
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1000),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Asserts that an error message names `path` (its file name at least).
+fn names(err: &str, path: &Path) -> Result<(), TestCaseError> {
+    let name = path.file_name().unwrap().to_string_lossy();
+    prop_assert!(
+        err.contains(name.as_ref()),
+        "the error does not name {name}: {err}"
+    );
+    Ok(())
+}
+
+const RUN_SPEC: &str = r#"
+seed = 1
+steps = 10
+batch_size = 4
+[model]
+hidden_size = 32
+num_hidden_layers = 1
+num_attention_heads = 2
+intermediate_size = 64
+max_position_embeddings = 64
+[data]
+max_len = 32
+[data.tokenizer]
+vocab_size = 500
+[optimiser]
+warmup_steps = 2
+"#;
+
+const TOKENIZER: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
+"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
+"model":{"type":"WordLevel","vocab":{"[PAD]":0,"[CLS]":1,"[SEP]":2,"[MASK]":3,"[UNK]":4,"the":5,"cat":6},
+"unk_token":"[UNK]"}}"#;
+
+const METRICS: &str = "kind,step,lr,loss,grad_norm,tokens_per_s,elapsed_s,eval_loss,eval_accuracy,eval_ppl\n\
+train,10,0.001,7.5,1.2,5000.0,3.5,,,\neval,10,,,,,3.6,7.1,0.05,1200.0\n";
+
+#[test]
+fn experiment_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exp.toml");
+    std::fs::write(&path, common::TINY).unwrap();
+    assert!(ablate_runner::experiment::spec::parse(&path).is_ok());
+    proptest!(config(), |(bytes in inputs(common::TINY.as_bytes().to_vec()))| {
+        std::fs::write(&path, &bytes).unwrap();
+        match ablate_runner::experiment::spec::parse(&path) {
+            Err(p) => prop_assert_eq!(&p.file, &path),
+            Ok(exp) => {
+                if let Err(p) = ablate_runner::experiment::plan::expand(&exp) {
+                    prop_assert_eq!(&p.file, &path);
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn run_specs_and_model_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.toml");
+    std::fs::write(&path, RUN_SPEC).unwrap();
+    ablate_train::RunSpec::from_toml_file(&path).unwrap();
+    proptest!(config(), |(bytes in inputs(RUN_SPEC.as_bytes().to_vec()))| {
+        std::fs::write(&path, &bytes).unwrap();
+        if let Err(e) = ablate_train::RunSpec::from_toml_file(&path) {
+            names(&e.to_string(), &path)?;
+        }
+        // The model section alone, as `[model]` text.
+        let text = String::from_utf8_lossy(&bytes).replace("[model]", "");
+        let _ = ablate_model::ModelConfig::from_toml_str(&text);
+    });
+}
+
+/// A copy of an HF fixture folder with `file` replaced by `bytes`; the load must not panic and must name the
+/// file (or config.json) when it fails.
+fn hf_case(fixture_dir: &str, file: &str) {
+    let src = fixture(fixture_dir);
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let device = Default::default();
+    assert!(ablate_model::hf::load::load_checkpoint::<Cpu>(dir.path(), &device).is_ok());
+    let seed = std::fs::read(src.join(file)).unwrap();
+    let target = dir.path().join(file);
+    proptest!(config(), |(bytes in inputs(seed.clone()))| {
+        std::fs::write(&target, &bytes).unwrap();
+        // A changed config.json can surface as a shape mismatch in the weights file: either is named.
+        if let Err(e) = ablate_model::hf::load::load_checkpoint::<Cpu>(dir.path(), &device) {
+            let e = e.to_string();
+            prop_assert!(
+                ["config.json", "model.safetensors", "pytorch_model.bin"].iter().any(|f| e.contains(f)),
+                "{e}"
+            );
+        }
+    });
+}
+
+#[test]
+fn hf_config_json() {
+    hf_case("tests/fixtures/hf/c2p_only", "config.json");
+}
+
+#[test]
+fn hf_safetensors() {
+    hf_case("tests/fixtures/hf/c2p_only", "model.safetensors");
+}
+
+#[test]
+fn hf_pytorch_model_bin() {
+    hf_case("tests/fixtures/hf/p2c_buckets_bin", "pytorch_model.bin");
+}
+
+#[test]
+fn ids_json() {
+    let seed = std::fs::read(fixture("tests/fixtures/hf/c2p_only/ids.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ids.json");
+    proptest!(config(), |(bytes in inputs(seed.clone()))| {
+        std::fs::write(&path, &bytes).unwrap();
+        if let Err(e) = ablate_runner::encode::read_ids(&path, 128) {
+            names(&format!("{e:#}"), &path)?;
+        }
+    });
+}
+
+#[test]
+fn tokenizer_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokenizer.json");
+    std::fs::write(&path, TOKENIZER).unwrap();
+    ablate_data::TextTokenizer::load(&path).unwrap();
+    proptest!(config(), |(bytes in inputs(TOKENIZER.as_bytes().to_vec()))| {
+        std::fs::write(&path, &bytes).unwrap();
+        match ablate_data::TextTokenizer::load(&path) {
+            Err(e) => names(&e.to_string(), &path)?,
+            Ok(t) => {
+                let _ = t.encode("the cat sat");
+            }
+        }
+    });
+}
+
+#[test]
+fn metrics_csv_and_run_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.csv");
+    std::fs::write(&path, METRICS).unwrap();
+    type Row = ablate_train::metrics::PretrainRow;
+    assert_eq!(
+        ablate_train::metrics::read_rows::<Row>(&path)
+            .unwrap()
+            .len(),
+        2
+    );
+    let record = dir.path().join("run.json");
+    let rec = br#"{"id":"bert/seed-1","variant":"bert","seed":1,"grid":{},"status":"completed","failure":null,"stage_seconds":{"pretrain":1.5}}"#;
+    std::fs::write(&record, rec).unwrap();
+    assert!(
+        ablate_runner::experiment::sweep::read_record(dir.path())
+            .unwrap()
+            .is_some()
+    );
+    proptest!(config(), |(bytes in inputs(METRICS.as_bytes().to_vec()), rbytes in inputs(rec.to_vec()))| {
+        std::fs::write(&path, &bytes).unwrap();
+        if let Err(e) = ablate_train::metrics::read_rows::<Row>(&path) {
+            names(&e.to_string(), &path)?;
+        }
+        std::fs::write(&record, &rbytes).unwrap();
+        if let Err(e) = ablate_runner::experiment::sweep::read_record(dir.path()) {
+            names(&format!("{e:#}"), &record)?;
+        }
+    });
+}
