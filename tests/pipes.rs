@@ -41,8 +41,24 @@ fn output_into_a_closed_pipe_ends_quietly() {
     .unwrap();
     let exp = exp.to_str().unwrap();
     // (`status` of a real experiment folder: tests/experiment_run.rs)
-    let commands: [&[&str]; 3] = [&["validate", exp], &["--help"], &["train", "--help"]];
-    for args in commands {
+    let mut commands: Vec<Vec<&str>> = vec![vec!["validate", exp], vec!["--help"]];
+    for sub in [
+        "validate",
+        "run",
+        "status",
+        "report",
+        "encode",
+        "data",
+        "train",
+        "finetune",
+        "eval",
+        "attention",
+        "bench",
+    ] {
+        commands.push(vec![sub, "--help"]);
+    }
+    for args in &commands {
+        let args = args.as_slice();
         let (status, stderr) = into_closed_pipe(args);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(

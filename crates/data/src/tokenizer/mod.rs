@@ -111,7 +111,8 @@ impl TextTokenizer {
         // Syntax first: the tokenizers library panics (`expect`) on some malformed fields when it reads bytes
         // itself; from a syntactically valid JSON value it returns errors, and a panic it might still raise
         // on an odd but valid value is caught and reported as this file's error.
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| tok_err(path, e))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| tok_err(path, e))?;
         let parsed = std::panic::catch_unwind(|| serde_json::from_value::<Tokenizer>(value));
         let inner: Tokenizer = match parsed {
             Ok(result) => result.map_err(|e| tok_err(path, e))?,
