@@ -1,6 +1,8 @@
 //! One writer per run folder: the process training into a folder (`ablate train`, `ablate finetune`, or a
 //! sweep's stage) holds an exclusive lock on its `.lock` file for as long as it runs, so a second trainer
-//! started on the same folder is refused instead of "resuming" into it alongside. The lock is the operating
+//! started on the same folder is refused instead of "resuming" into it alongside. Readers of a pre-trained
+//! run (`ablate eval`, `attention`, `finetune`'s encoder) hold a shared lock, so they never read a checkpoint
+//! a trainer is replacing, and any number of them may read at once. The lock is the operating
 //! system's advisory file lock: it goes away with the process, however that ends, so a killed run never
 //! leaves a stale lock behind.
 
@@ -39,12 +41,12 @@ pub fn lock_run_folder(dir: &Path) -> Result<RunLock> {
             let holder = if holder.is_empty() {
                 "another process".to_string()
             } else {
-                format!("another process ({holder})")
+                format!("another process (the last trainer was {holder}; or a reader of the run)")
             };
             return Err(TrainError::input(
                 dir.display().to_string(),
                 format!(
-                    "{holder} is training into this folder (it holds {}); wait for it to finish or stop \
+                    "{holder} is using this folder (it holds {}); wait for it to finish or stop \
                      it, then run this command again",
                     path.display()
                 ),
@@ -56,6 +58,39 @@ pub fn lock_run_folder(dir: &Path) -> Result<RunLock> {
     file.seek(SeekFrom::Start(0)).at(&path)?;
     writeln!(file, "pid {}", std::process::id()).at(&path)?;
     Ok(RunLock { _file: file })
+}
+
+/// Takes a shared (reading) lock on the run folder `dir`, or says which trainer is writing into it.
+pub fn lock_run_folder_shared(dir: &Path) -> Result<RunLock> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .at(&path)?;
+    match file.try_lock_shared() {
+        Ok(()) => Ok(RunLock { _file: file }),
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            Err(TrainError::run_folder(
+                dir,
+                format!(
+                    "a trainer ({}) is writing into it; wait for it to finish (or stop it), then run this \
+                     command again",
+                    if holder.is_empty() {
+                        "another process"
+                    } else {
+                        holder
+                    }
+                ),
+            ))
+        }
+        Err(TryLockError::Error(e)) => Err(e).at(&path),
+    }
 }
 
 #[cfg(test)]
@@ -73,5 +108,25 @@ mod tests {
         );
         drop(held);
         lock_run_folder(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn readers_share_the_folder_but_never_with_a_trainer() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = lock_run_folder_shared(dir.path()).unwrap();
+        let b = lock_run_folder_shared(dir.path()).unwrap();
+        assert!(
+            lock_run_folder(dir.path()).is_err(),
+            "a trainer while reading"
+        );
+        drop((a, b));
+        let trainer = lock_run_folder(dir.path()).unwrap();
+        let err = lock_run_folder_shared(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())) && err.contains("writing"),
+            "{err}"
+        );
+        drop(trainer);
+        lock_run_folder_shared(dir.path()).unwrap();
     }
 }

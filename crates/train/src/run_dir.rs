@@ -63,6 +63,8 @@ pub struct PretrainedRun {
     pub step: u64,
     /// Its summary, when it has one.
     pub summary: Option<PretrainSummary>,
+    /// The shared lock held while the run is open: no trainer writes into it meanwhile.
+    _reading: std::sync::Arc<crate::lock::RunLock>,
 }
 
 impl PretrainedRun {
@@ -81,6 +83,7 @@ impl PretrainedRun {
                 format!("no {SPEC_FILE}; this is not a pre-training run folder"),
             ));
         }
+        let reading = crate::lock::lock_run_folder_shared(dir)?;
         let text = std::fs::read_to_string(&spec_path).at(&spec_path)?;
         let spec = RunSpec::from_toml_str(&text).map_err(|e| match e {
             TrainError::SpecFile { message, .. } => TrainError::SpecFile {
@@ -110,6 +113,7 @@ impl PretrainedRun {
             checkpoint,
             step: manifest.step,
             summary,
+            _reading: std::sync::Arc::new(reading),
         })
     }
 
