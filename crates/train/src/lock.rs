@@ -21,27 +21,39 @@ pub struct RunLock {
     _file: File,
 }
 
-/// Takes the lock of `dir` (which must exist) and writes this process's id into it, or says which process
-/// holds it.
-pub fn lock_run_folder(dir: &Path) -> Result<RunLock> {
+/// Opens (creating it if needed) the lock file of the run folder `dir`.
+fn open_lock_file(dir: &Path) -> Result<(std::path::PathBuf, File)> {
     let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
         .open(&path)
         .at(&path)?;
+    Ok((path, file))
+}
+
+/// What the lock file says about its holder (`pid N` of the last trainer), if anything.
+fn holder_of(file: &mut File) -> Option<String> {
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// Takes the lock of `dir` (which must exist) and writes this process's id into it, or says which process
+/// holds it.
+pub fn lock_run_folder(dir: &Path) -> Result<RunLock> {
+    let (path, mut file) = open_lock_file(dir)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim();
-            let holder = if holder.is_empty() {
-                "another process".to_string()
-            } else {
-                format!("another process (the last trainer was {holder}; or a reader of the run)")
+            let holder = match holder_of(&mut file) {
+                Some(h) => {
+                    format!("another process (the last trainer was {h}; or a reader of the run)")
+                }
+                None => "another process".to_string(),
             };
             return Err(TrainError::input(
                 dir.display().to_string(),
@@ -62,33 +74,17 @@ pub fn lock_run_folder(dir: &Path) -> Result<RunLock> {
 
 /// Takes a shared (reading) lock on the run folder `dir`, or says which trainer is writing into it.
 pub fn lock_run_folder_shared(dir: &Path) -> Result<RunLock> {
-    let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .at(&path)?;
+    let (path, mut file) = open_lock_file(dir)?;
     match file.try_lock_shared() {
         Ok(()) => Ok(RunLock { _file: file }),
-        Err(TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim();
-            Err(TrainError::run_folder(
-                dir,
-                format!(
-                    "a trainer ({}) is writing into it; wait for it to finish (or stop it), then run this \
-                     command again",
-                    if holder.is_empty() {
-                        "another process"
-                    } else {
-                        holder
-                    }
-                ),
-            ))
-        }
+        Err(TryLockError::WouldBlock) => Err(TrainError::run_folder(
+            dir,
+            format!(
+                "a trainer ({}) is writing into it; wait for it to finish (or stop it), then run this \
+                 command again",
+                holder_of(&mut file).unwrap_or_else(|| "another process".to_string())
+            ),
+        )),
         Err(TryLockError::Error(e)) => Err(e).at(&path),
     }
 }
