@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TINY, ablate, cache, text};
+use common::{TINY, ablate, cache, children_of, text};
 
 /// Columns and summary rows that measure time, not results.
 const TIMING: [&str; 4] = ["tokens_per_s", "elapsed_s", "wall_time_s", "wall_s"];
@@ -71,19 +71,10 @@ fn results(dir: &Path) -> BTreeMap<PathBuf, String> {
 /// The subcommand of the sweep's running stage (`train`, `finetune`, `eval`, `attention`), or `run` when the
 /// sweep itself is working (planning, the report).
 fn stage_of(sweep: u32) -> String {
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let ppid = stat[stat.rfind(')').unwrap() + 2..].split(' ').nth(1);
-        if ppid.and_then(|p| p.parse::<u32>().ok()) == Some(sweep) {
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if let Some(sub) = cmd.split(|&b| b == 0).nth(1) {
-                return String::from_utf8_lossy(sub).into_owned();
-            }
+    for pid in children_of(sweep) {
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if let Some(sub) = cmd.split(|&b| b == 0).nth(1) {
+            return String::from_utf8_lossy(sub).into_owned();
         }
     }
     "run".to_string()
