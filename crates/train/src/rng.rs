@@ -13,7 +13,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId, Parameter};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor};
 
@@ -104,32 +104,31 @@ impl<B: Backend> ModuleVisitor<B> for Materialise {
 struct SequentialIds(u64);
 
 impl SequentialIds {
-    fn next(&mut self) -> ParamId {
+    /// `param` with the next id.
+    fn renumber<T: Parameter>(&mut self, param: Param<T>) -> Param<T> {
+        let (_, value, mapper) = param.consume();
         self.0 += 1;
-        ParamId::from(self.0)
+        Param::from_mapped_value(ParamId::from(self.0), value, mapper)
     }
 }
 
 impl<B: Backend> ModuleMapper<B> for SequentialIds {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let (_, value, mapper) = param.consume();
-        Param::from_mapped_value(self.next(), value, mapper)
+        self.renumber(param)
     }
 
     fn map_int<const D: usize>(
         &mut self,
         param: Param<Tensor<B, D, Int>>,
     ) -> Param<Tensor<B, D, Int>> {
-        let (_, value, mapper) = param.consume();
-        Param::from_mapped_value(self.next(), value, mapper)
+        self.renumber(param)
     }
 
     fn map_bool<const D: usize>(
         &mut self,
         param: Param<Tensor<B, D, Bool>>,
     ) -> Param<Tensor<B, D, Bool>> {
-        let (_, value, mapper) = param.consume();
-        Param::from_mapped_value(self.next(), value, mapper)
+        self.renumber(param)
     }
 }
 
