@@ -194,7 +194,13 @@ fn deberta_terms_equal_explicit_loops() {
 
 #[test]
 fn shaw_terms_equal_explicit_loops() {
-    let k_clip = 2;
+    // Clipped (k < N: the whole table) and unclipped (k > N: only the rows N tokens reach).
+    for k_clip in [2, 3 * N] {
+        shaw_terms_at_clip(k_clip);
+    }
+}
+
+fn shaw_terms_at_clip(k_clip: usize) {
     let cfg = tiny(PositionScheme::Shaw(ShawConfig {
         max_relative_position: k_clip,
         value_term: true,
@@ -209,7 +215,8 @@ fn shaw_terms_equal_explicit_loops() {
     let av = vals(t.rel_value.as_ref().unwrap().val());
     let (h_n, dh) = (cfg.num_attention_heads, cfg.head_size());
     let qv = vals(q);
-    let idx = |i: usize, j: usize| ((j as i64 - i as i64).clamp(-2, 2) + 2) as usize;
+    let kc = k_clip as i64;
+    let idx = |i: usize, j: usize| ((j as i64 - i as i64).clamp(-kc, kc) + kc) as usize;
     let mut want = vec![0f32; h_n * N * N];
     for h in 0..h_n {
         for i in 0..N {

@@ -12,7 +12,7 @@
 //! Every match here names every scheme: adding one is a compile error until each place answers for it.
 
 use burn::module::Module;
-use burn::tensor::{Int, Tensor, backend::Backend};
+use burn::tensor::{Tensor, backend::Backend};
 
 use super::hooks::{AttentionHooks, Content, NoHooks, ScaledBias};
 use super::relative::Positions;
@@ -99,8 +99,8 @@ impl<B: Backend> SharedPosition<B> {
 pub enum PositionInputs<B: Backend> {
     /// Absolute positions act at the input only.
     Absolute,
-    /// Shaw's table-row index, `[rows, 1, Nq, Nk]`.
-    Shaw(Tensor<B, 4, Int>),
+    /// Shaw's table window and index.
+    Shaw(shaw::ShawIndex<B>),
     /// Transformer-XL's distance table, index and biases.
     Xl(xl::XlInputs<B>),
     /// DeBERTa's config, table and indices.

@@ -2,11 +2,12 @@
 //! distance k, shared across heads, separate per layer.
 //!
 //! `e_ij = q_i . (k_j + aK[clip(j - i, -k, k)]) / sqrt(d)`, `z_i = sum_j a_ij (v_j + aV[clip(j - i, -k, k)])`.
-//! The key term is a matmul against the `2k + 1`-row table then a gather; the value term scatters the
-//! attention probabilities into `2k + 1` buckets per query, then one matmul. No `[N, N, d]` tensor is built.
+//! The key term is a matmul against the rows of the `2k + 1`-row table the pass reaches ([`ShawIndex`]) then
+//! a gather; the value term scatters the attention probabilities into those rows' buckets per query, then one
+//! matmul. No `[N, N, d]` tensor is built.
 
 use burn::module::{Module, Param};
-use burn::tensor::{IndexingUpdateOp, Int, Tensor, backend::Backend};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData, backend::Backend};
 use serde::{Deserialize, Serialize};
 
 use super::Dims;
@@ -45,13 +46,47 @@ impl ShawConfig {
         Ok(())
     }
 
-    /// The `[rows, 1, Nq, Nk]` table-row index.
-    pub fn index<B: Backend>(
-        &self,
-        positions: &Positions,
-        device: &B::Device,
-    ) -> Tensor<B, 4, Int> {
-        positions.index(device, |q, k| shaw_index(q, k, self.max_relative_position))
+    /// The table rows `positions` reach and the index into them.
+    pub fn index<B: Backend>(&self, positions: &Positions, device: &B::Device) -> ShawIndex<B> {
+        let values = positions.values(|q, k| shaw_index(q, k, self.max_relative_position));
+        ShawIndex::new(values, positions, device)
+    }
+}
+
+/// Which rows of the `2k + 1`-row tables a forward pass reaches (`first .. first + rows`: with N tokens and
+/// N <= k, only the `2N - 1` rows of distances `-(N - 1) ..= N - 1`), and the index into that window. Both
+/// terms then work on the window alone: the same values as on the whole table, whose other rows would get
+/// zero weight and zero gradient.
+#[derive(Debug, Clone)]
+pub struct ShawIndex<B: Backend> {
+    /// `[rows, 1, Nq, Nk]`: row of the window for each (query, key).
+    pub index: Tensor<B, 4, Int>,
+    /// The table row the window starts at.
+    pub first: usize,
+    /// Rows in the window.
+    pub rows: usize,
+}
+
+impl<B: Backend> ShawIndex<B> {
+    fn new(mut values: Vec<i64>, positions: &Positions, device: &B::Device) -> Self {
+        let first = values.iter().copied().min().unwrap_or(0);
+        let last = values.iter().copied().max().unwrap_or(0);
+        values.iter_mut().for_each(|v| *v -= first);
+        let shape = [
+            positions.query.index_rows(),
+            1,
+            positions.query.len(),
+            positions.key_len,
+        ];
+        Self {
+            index: Tensor::from_data(TensorData::new(values, shape), device),
+            first: first as usize,
+            rows: (last - first + 1) as usize,
+        }
+    }
+
+    fn window(&self, table: Tensor<B, 2>) -> Tensor<B, 2> {
+        table.narrow(0, self.first, self.rows)
     }
 }
 
@@ -78,26 +113,21 @@ impl<B: Backend> ShawTerms<B> {
     }
 
     /// `q_i . aK[idx(i, j)]`, `[B, H, Nq, Nk]`.
-    pub fn score_terms(&self, q: &Tensor<B, 4>, index: &Tensor<B, 4, Int>) -> Tensor<B, 4> {
+    pub fn score_terms(&self, q: &Tensor<B, 4>, index: &ShawIndex<B>) -> Tensor<B, 4> {
         let [b, h, nq, _] = q.dims();
-        let nk = index.dims()[3];
-        let table = self.rel_key.val().unsqueeze::<4>(); // [1, 1, 2k+1, d]
-        let scores = q.clone().matmul(table.swap_dims(2, 3)); // [B, H, Nq, 2k+1]
-        scores.gather(3, index.clone().expand([b, h, nq, nk]))
+        let nk = index.index.dims()[3];
+        let table = index.window(self.rel_key.val()).unsqueeze::<4>(); // [1, 1, rows, d]
+        let scores = q.clone().matmul(table.swap_dims(2, 3)); // [B, H, Nq, rows]
+        scores.gather(3, index.index.clone().expand([b, h, nq, nk]))
     }
 
     /// `sum_j a_ij aV[idx(i, j)]`, `[B, H, Nq, d]`, or `None` in the key-only variant.
-    pub fn value_term(
-        &self,
-        probs: &Tensor<B, 4>,
-        index: &Tensor<B, 4, Int>,
-    ) -> Option<Tensor<B, 4>> {
-        let rel_value = self.rel_value.as_ref()?.val();
+    pub fn value_term(&self, probs: &Tensor<B, 4>, index: &ShawIndex<B>) -> Option<Tensor<B, 4>> {
+        let rel_value = index.window(self.rel_value.as_ref()?.val());
         let [b, h, nq, nk] = probs.dims();
-        let rows = rel_value.dims()[0];
-        let buckets = Tensor::<B, 4>::zeros([b, h, nq, rows], &probs.device()).scatter(
+        let buckets = Tensor::<B, 4>::zeros([b, h, nq, index.rows], &probs.device()).scatter(
             3,
-            index.clone().expand([b, h, nq, nk]),
+            index.index.clone().expand([b, h, nq, nk]),
             probs.clone(),
             IndexingUpdateOp::Add,
         );
@@ -110,8 +140,8 @@ impl<B: Backend> ShawTerms<B> {
 pub struct ShawAt<'a, B: Backend> {
     /// The layer's tables.
     pub terms: &'a ShawTerms<B>,
-    /// The table-row index of this forward pass, `[rows, 1, Nq, Nk]`.
-    pub index: &'a Tensor<B, 4, Int>,
+    /// The table window and index of this forward pass.
+    pub index: &'a ShawIndex<B>,
 }
 
 impl<B: Backend> AttentionHooks<B> for ShawAt<'_, B> {
