@@ -35,6 +35,8 @@ fn a_sweep_runs_reports_and_the_report_is_rebuilt_from_the_run_folders() {
         ] {
             assert!(run.join(f).is_file(), "{id}: no {f}");
         }
+        assert!(common::check_tensorboard(&run.join("pretrain")) > 10);
+        assert!(common::check_tensorboard(&run.join("finetune/bshift")) > 3);
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     for needle in ["bert", "deberta", "charts/valid_loss.png", "tiny.toml"] {

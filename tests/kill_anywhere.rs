@@ -6,67 +6,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TINY, ablate, cache, children_of, text};
-
-/// Columns and summary rows that measure time, not results.
-const TIMING: [&str; 4] = ["tokens_per_s", "elapsed_s", "wall_time_s", "wall_s"];
-
-/// `path` as CSV text without the timing columns (or, for summary.csv, without the timing metrics' rows).
-fn without_timing(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let keep: Vec<usize> = (0..header.len())
-        .filter(|&i| !TIMING.contains(&header[i]))
-        .collect();
-    let metric = header.iter().position(|h| *h == "metric");
-    let mut out = String::new();
-    for line in std::iter::once(header.join(",").as_str()).chain(lines) {
-        let cells: Vec<&str> = line.split(',').collect();
-        if metric.is_some_and(|m| cells.get(m).is_some_and(|c| TIMING.contains(c))) {
-            continue;
-        }
-        let kept: Vec<&str> = keep.iter().filter_map(|&i| cells.get(i).copied()).collect();
-        out.push_str(&kept.join(","));
-        out.push('\n');
-    }
-    out
-}
-
-/// Every metrics.csv under `dir/runs` (relative path -> contents without timing), and summary.csv.
-fn results(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.join("runs")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir()
-                && !p
-                    .file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("ckpt-")
-            {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n == "metrics.csv") {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    without_timing(&p),
-                );
-            }
-        }
-    }
-    out.insert(
-        "summary.csv".into(),
-        without_timing(&dir.join("summary.csv")),
-    );
-    out
-}
+use common::{TINY, ablate, cache, children_of, results, text};
 
 /// The subcommand of the sweep's running stage (`train`, `finetune`, `eval`, `attention`), or `run` when the
 /// sweep itself is working (planning, the report).
@@ -184,6 +128,12 @@ fn a_sweep_killed_anywhere_ends_with_the_results_of_an_uninterrupted_one() {
             file.display(),
             got[file]
         );
+    }
+    // TensorBoard shows what metrics.csv holds, however often the runs were killed and resumed.
+    for id in common::IDS {
+        let run = out.join("runs").join(id);
+        common::check_tensorboard(&run.join("pretrain"));
+        common::check_tensorboard(&run.join("finetune/bshift"));
     }
     eprintln!("{} kills: {kills:?}", kills.len());
 }

@@ -2,6 +2,7 @@
 //! the binary and read run records.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -128,4 +129,113 @@ pub fn alive(pid: u32) -> bool {
         Ok(stat) => !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'),
         Err(_) => false,
     }
+}
+
+/// Columns and summary rows that measure time, not results.
+pub const TIMING: [&str; 4] = ["tokens_per_s", "elapsed_s", "wall_time_s", "wall_s"];
+
+/// `path` as CSV text without the timing columns (or, for summary.csv, without the timing metrics' rows).
+pub fn without_timing(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&i| !TIMING.contains(&header[i]))
+        .collect();
+    let metric = header.iter().position(|h| *h == "metric");
+    let mut out = String::new();
+    for line in std::iter::once(header.join(",").as_str()).chain(lines) {
+        let cells: Vec<&str> = line.split(',').collect();
+        if metric.is_some_and(|m| cells.get(m).is_some_and(|c| TIMING.contains(c))) {
+            continue;
+        }
+        let kept: Vec<&str> = keep.iter().filter_map(|&i| cells.get(i).copied()).collect();
+        out.push_str(&kept.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Every metrics.csv under `dir/runs` (relative path -> contents without timing), and summary.csv.
+pub fn results(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.join("runs")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir()
+                && !p
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("ckpt-")
+            {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "metrics.csv") {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    without_timing(&p),
+                );
+            }
+        }
+    }
+    out.insert(
+        "summary.csv".into(),
+        without_timing(&dir.join("summary.csv")),
+    );
+    out
+}
+
+/// Checks that the TensorBoard event files of the run folder `dir` (`pretrain/` or `finetune/<task>/`) hold
+/// every CRC-checked record and, as TensorBoard would show them (session starts applied), exactly the values
+/// of `metrics.csv`: `train/<column>` for train rows, `valid/<x>` / `test/<x>` for evaluations. Returns the
+/// number of points compared.
+pub fn check_tensorboard(dir: &Path) -> usize {
+    let curves =
+        ablate_train::tensorboard::curves(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut reader = csv::Reader::from_path(dir.join("metrics.csv")).unwrap();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut compared = 0;
+    let mut expected_points = 0;
+    for row in reader.records() {
+        let row = row.unwrap();
+        let kind = &row[0];
+        let step: i64 = row[1].parse().unwrap();
+        for (name, cell) in header.iter().zip(row.iter()).skip(2) {
+            if name == "elapsed_s" || cell.is_empty() {
+                continue;
+            }
+            let tag = if kind == "train" {
+                format!("train/{name}")
+            } else if let Some(x) = name.strip_prefix("eval_").or(name.strip_prefix("valid_")) {
+                format!("valid/{x}")
+            } else if let Some(x) = name.strip_prefix("test_") {
+                format!("test/{x}")
+            } else {
+                format!("eval/{name}")
+            };
+            let want: f64 = cell.parse().unwrap();
+            let got = curves
+                .get(&tag)
+                .and_then(|c| c.get(&step))
+                .unwrap_or_else(|| panic!("{}: no {tag} at step {step}", dir.display()));
+            assert_eq!(*got, want as f32, "{}: {tag} at step {step}", dir.display());
+            compared += 1;
+        }
+        expected_points += 1;
+    }
+    let shown: usize = curves.values().map(|c| c.len()).sum();
+    assert_eq!(
+        shown,
+        compared,
+        "{}: points beyond metrics.csv",
+        dir.display()
+    );
+    assert!(expected_points > 0, "{}: empty metrics.csv", dir.display());
+    compared
 }

@@ -35,6 +35,7 @@ pub mod sift;
 pub mod spec;
 pub mod summary;
 pub mod task_data;
+pub mod tensorboard;
 pub mod text_eval;
 pub mod tracker;
 pub mod unigram;

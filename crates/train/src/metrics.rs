@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IoContext, Result, TrainError};
+use crate::tensorboard::{EventFile, row_scalars};
 
 /// Name of the metrics file in a run folder.
 pub const METRICS_FILE: &str = "metrics.csv";
@@ -75,10 +76,11 @@ pub struct FinetuneRow {
     pub test_f1: Option<f64>,
 }
 
-/// An open metrics file.
+/// An open metrics file, and this process's TensorBoard event file beside it ([`crate::tensorboard`]).
 pub struct MetricsFile {
     path: PathBuf,
     writer: csv::Writer<File>,
+    events: Option<EventFile>,
 }
 
 impl MetricsFile {
@@ -96,14 +98,32 @@ impl MetricsFile {
         Ok(Self {
             path: path.to_path_buf(),
             writer,
+            events: None,
         })
+    }
+
+    /// Opens `path` as [`Self::open`] does, and starts a TensorBoard event file in its folder that gets every
+    /// row as scalars; `resumed_at` is the step of the checkpoint a resumed run starts from.
+    pub fn open_with_events(path: &Path, resumed_at: Option<u64>) -> Result<Self> {
+        let mut file = Self::open(path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        file.events = Some(EventFile::create(dir, resumed_at).at(dir)?);
+        Ok(file)
     }
 
     /// Appends `row` and flushes it to the file.
     pub fn append<R: Serialize>(&mut self, row: &R) -> Result<()> {
         let err = |e: csv::Error| TrainError::input(self.path.display().to_string(), e.to_string());
         self.writer.serialize(row).map_err(err)?;
-        self.writer.flush().at(&self.path)
+        self.writer.flush().at(&self.path)?;
+        if let Some(events) = &mut self.events {
+            let value = serde_json::to_value(row).unwrap_or_default();
+            let scalars = row_scalars(&value);
+            let step = value.get("step").and_then(|s| s.as_u64()).unwrap_or(0);
+            let path = events.path().to_path_buf();
+            events.scalars(step, &scalars).at(&path)?;
+        }
+        Ok(())
     }
 }
 

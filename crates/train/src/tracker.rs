@@ -161,7 +161,8 @@ impl<'a, S: LoopState> RunTracker<'a, S> {
                 (model, optim, fresh)
             }
         };
-        let metrics = MetricsFile::open(&metrics_path)?;
+        let resumed_at = matches!(start, Start::Resume { .. }).then(|| state.step());
+        let metrics = MetricsFile::open_with_events(&metrics_path, resumed_at)?;
         *S::status_of(&mut summary).0 = RunStatus::Running;
         state.fill_summary(&mut summary);
         write_json(&run_dir.join(SUMMARY_FILE), &summary)?;
