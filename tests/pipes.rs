@@ -54,9 +54,13 @@ fn output_into_a_closed_pipe_ends_quietly() {
         "eval",
         "attention",
         "bench",
+        "slurm",
+        "new",
+        "completions",
     ] {
         commands.push(vec![sub, "--help"]);
     }
+    commands.push(vec!["completions", "bash"]);
     for args in &commands {
         let args = args.as_slice();
         let (status, stderr) = into_closed_pipe(args);

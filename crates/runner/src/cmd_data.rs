@@ -25,16 +25,30 @@ pub struct DataArgs {
 pub enum DataCommand {
     /// Build the core or full corpus from installed Debian packages
     /// (install them with scripts/install_corpus_packages.sh).
+    #[command(after_help = "Example:\n  ablate data corpus --profile core --out data/core")]
     Corpus(CorpusArgs),
     /// Train a tokenizer on a corpus, or reuse the cached one trained on the same corpus and settings.
+    #[command(
+        after_help = "Example:\n  ablate data tokenizer --corpus data/core/corpus.txt --out tokenizer.json --vocab-size 16384"
+    )]
     Tokenizer(TokenizerArgs),
     /// Tokenise a corpus into train/valid/test token shards.
+    #[command(
+        after_help = "Example:\n  ablate data shards --corpus data/core/corpus.txt --out data/core-shards --vocab-size 16384"
+    )]
     Shards(ShardsArgs),
     /// Build the downstream task sets (bshift, sent_order, wn_pos_context, lenext) from shards.
+    #[command(
+        after_help = "Example:\n  ablate data tasks --shards data/core-shards --out data/core-tasks"
+    )]
     Tasks(TasksArgs),
     /// Print the sizes of a corpus and its splits, or of a shard folder.
+    #[command(after_help = "Example:\n  ablate data stats --corpus data/core/corpus.txt")]
     Stats(StatsArgs),
     /// Stream MLM batches from a shard folder and report speed and process memory.
+    #[command(
+        after_help = "Example:\n  ablate data stream --shards data/core-shards --batch-size 32 --max-len 128 --batches 200"
+    )]
     Stream(StreamArgs),
 }
 

@@ -12,6 +12,7 @@ use crate::experiment::record::{RunState, files};
 use crate::experiment::spec::{self, Experiment};
 use crate::experiment::stages::{STOP, StageOptions};
 use crate::experiment::sweep;
+use crate::slurm::{self, shell_quote};
 
 /// Arguments of `ablate validate`.
 #[derive(Debug, Args)]
@@ -143,17 +144,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
 /// Runs `ablate status`.
 pub fn status(args: FolderArgs) -> anyhow::Result<()> {
     let dir = &args.dir;
@@ -170,10 +160,26 @@ pub fn status(args: FolderArgs) -> anyhow::Result<()> {
     let plan: Vec<std::collections::BTreeMap<String, String>> = serde_json::from_str(&text)
         .with_context(|| format!("{} is damaged", plan_path.display()))?;
     let locked = sweep::is_locked(dir);
+    let jobs = slurm::read_jobs(dir)?;
+    let latest = jobs.last();
     let width = plan.iter().map(|r| r["id"].len()).max().unwrap_or(2).max(2);
-    println!("{:width$}  {:11}  detail", "run", "state");
+    let job_width = latest.map_or(0, |s| s.array_job.len() + 1 + s.shards.to_string().len());
+    let job_of = |position: usize| {
+        latest.map_or(String::new(), |s| {
+            format!(
+                "{:job_width$}  ",
+                format!("{}_{}", s.array_job, position % s.shards)
+            )
+        })
+    };
+    let job_header = if latest.is_some() {
+        format!("{:job_width$}  ", "slurm")
+    } else {
+        String::new()
+    };
+    println!("{:width$}  {job_header}{:11}  detail", "run", "state");
     let mut tally = std::collections::BTreeMap::<&str, usize>::new();
-    for entry in &plan {
+    for (position, entry) in plan.iter().enumerate() {
         let id = &entry["id"];
         let run_dir = dir.join(files::RUNS).join(id);
         let rec = sweep::read_record(&run_dir)?;
@@ -196,10 +202,30 @@ pub fn status(args: FolderArgs) -> anyhow::Result<()> {
             },
         };
         *tally.entry(state).or_default() += 1;
-        println!("{id:width$}  {state:11}  {detail}");
+        println!("{id:width$}  {}{state:11}  {detail}", job_of(position));
     }
     let summary: Vec<String> = tally.iter().map(|(k, v)| format!("{v} {k}")).collect();
     println!("{} runs: {}", plan.len(), summary.join(", "));
+    if let Some(s) = latest {
+        println!(
+            "slurm: job array {} ({} shards), report job {}; `squeue -j {},{}` shows their state{}",
+            s.array_job,
+            s.shards,
+            s.report_job,
+            s.array_job,
+            s.report_job,
+            if jobs.len() > 1 {
+                format!(
+                    " ({} earlier submissions in {}/{})",
+                    jobs.len() - 1,
+                    slurm::SLURM_DIR,
+                    slurm::JOBS_JSON
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     Ok(())
 }
 

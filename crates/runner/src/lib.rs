@@ -5,11 +5,13 @@ mod cli;
 mod cmd_attention;
 mod cmd_data;
 mod cmd_experiment;
+mod cmd_new;
 mod cmd_train;
 mod device;
 pub mod encode;
 pub mod experiment;
 pub mod report;
+pub mod slurm;
 
 use std::process::ExitCode;
 
