@@ -158,6 +158,7 @@ fn write_run(
             step: 7,
             reason: FAILED_REASON.into(),
             last_checkpoint_step: None,
+            resumable: false,
         }),
         preset: variant.into(),
         steps: 100,

@@ -23,6 +23,11 @@ pub enum Start {
     Done,
 }
 
+/// Whether a failed run's summary says it stopped resumably (see [`crate::summary::Failure::resumable`]).
+fn resumable(summary: &serde_json::Value) -> bool {
+    summary["failure"]["resumable"].as_bool() == Some(true)
+}
+
 fn status_of(run_dir: &Path) -> Result<Option<(String, serde_json::Value)>> {
     let path = run_dir.join(SUMMARY_FILE);
     if !path.is_file() {
@@ -60,7 +65,7 @@ pub fn decide(
                 return Err(refuse(&saved, keys));
             }
             match status_of(run_dir)? {
-                Some((status, value)) if status == "failed" => Err(TrainError::run_folder(
+                Some((status, value)) if status == "failed" && !resumable(&value) => Err(TrainError::run_folder(
                     run_dir,
                     format!(
                         "its run failed at step {} ({}); it would fail the same way again. Its last good \
@@ -82,6 +87,7 @@ pub fn decide(
         None => {
             if let Some((status, value)) = status_of(run_dir)?
                 && status == "failed"
+                && !resumable(&value)
             {
                 return Err(TrainError::run_folder(
                     run_dir,

@@ -32,6 +32,10 @@ pub struct Failure {
     pub reason: String,
     /// Step of the last good checkpoint, kept in the run folder.
     pub last_checkpoint_step: Option<u64>,
+    /// Whether running the same command again may succeed: an error outside the numbers (a full disk, a
+    /// failed write) stops a run resumably; a non-finite loss or gradient does not (it would recur).
+    #[serde(default)]
+    pub resumable: bool,
 }
 
 /// MLM scores at a step.

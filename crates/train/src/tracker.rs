@@ -125,6 +125,9 @@ pub struct RunTracker<'a, S: LoopState> {
     window_tokens: u64,
     window_start: Instant,
     steps_here: u64,
+    /// Set once the run has ended on purpose (completed, failed on a non-finite value, halted): a tracker
+    /// dropped without it ended on an error (or a panic), and marks the run failed ([`Drop`]).
+    ended: bool,
 }
 
 impl<'a, S: LoopState> RunTracker<'a, S> {
@@ -178,6 +181,7 @@ impl<'a, S: LoopState> RunTracker<'a, S> {
             window_tokens: 0,
             window_start: Instant::now(),
             steps_here: 0,
+            ended: false,
         };
         Ok((tracker, model, optim))
     }
@@ -220,7 +224,9 @@ impl<'a, S: LoopState> RunTracker<'a, S> {
             step,
             reason,
             last_checkpoint_step,
+            resumable: false,
         });
+        self.ended = true;
         write_json(&self.setup.run_dir.join(SUMMARY_FILE), &self.summary)?;
         self.progress.finish();
         Ok(Some(self.summary.clone()))
@@ -281,6 +287,7 @@ impl<'a, S: LoopState> RunTracker<'a, S> {
         if !last && setup.opts.halt_after_steps == Some(self.steps_here) {
             self.progress.finish();
             *S::status_of(&mut self.summary).0 = RunStatus::Halted;
+            self.ended = true;
             return Ok(ControlFlow::Break(self.summary.clone()));
         }
         Ok(ControlFlow::Continue(()))
@@ -288,9 +295,46 @@ impl<'a, S: LoopState> RunTracker<'a, S> {
 
     /// Ends the run as completed: status `completed` in `summary.json`. Returns the summary.
     pub fn finish(mut self) -> Result<S::Summary> {
+        self.ended = true;
         self.progress.finish();
         *S::status_of(&mut self.summary).0 = RunStatus::Completed;
         write_json(&self.setup.run_dir.join(SUMMARY_FILE), &self.summary)?;
-        Ok(self.summary)
+        Ok(self.summary.clone())
+    }
+}
+
+impl<S: LoopState> Drop for RunTracker<'_, S> {
+    /// A run that stops on an error (a failed write, a full disk, a bad batch) or a panic is marked failed in
+    /// `summary.json`, with the step it was at and its last good checkpoint, instead of staying `running`.
+    /// Best effort: if even that write fails, the summary stays as it was (and a sweep records the failure in
+    /// its own run record). A killed process runs no destructor and stays `running`, i.e. resumable.
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        self.progress.finish();
+        let step = self.state.step() + 1;
+        let last_checkpoint_step = checkpoint::latest_good(self.setup.run_dir)
+            .ok()
+            .flatten()
+            .map(|(m, _)| m.step);
+        let why = if std::thread::panicking() {
+            "a panic"
+        } else {
+            "an error"
+        };
+        let (status, failure) = S::status_of(&mut self.summary);
+        *status = RunStatus::Failed;
+        *failure = Some(Failure {
+            step,
+            reason: format!(
+                "stopped by {why} after {} steps (the command's error message says which); the same \
+                 command resumes from the last good checkpoint",
+                step - 1
+            ),
+            last_checkpoint_step,
+            resumable: true,
+        });
+        let _ = write_json(&self.setup.run_dir.join(SUMMARY_FILE), &self.summary);
     }
 }

@@ -72,6 +72,10 @@ fn a_full_disk_is_named_leaves_no_half_checkpoint_and_the_run_resumes_once_space
         "{err}"
     );
     assert!(leftovers(&run).is_empty(), "{:?}", leftovers(&run));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["status"], "failed", "{summary}");
+    assert_eq!(summary["failure"]["step"], 11, "{summary}");
     eprintln!("full disk: {err}");
 
     disk.resize("64m");
