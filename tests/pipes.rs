@@ -57,6 +57,7 @@ fn output_into_a_closed_pipe_ends_quietly() {
         "slurm",
         "new",
         "completions",
+        "export",
     ] {
         commands.push(vec![sub, "--help"]);
     }

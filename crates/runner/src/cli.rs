@@ -39,6 +39,11 @@ pub enum Command {
         after_help = "Example:\n  ablate encode --checkpoint models/deberta-v3-small --ids ids.json --out hidden.npy"
     )]
     Encode(EncodeArgs),
+    /// Export a pre-training run as an HF model folder (DeBERTa-v2 or BERT, MLM head and tokenizer included).
+    #[command(
+        after_help = "Example:\n  ablate export --from results/quick/runs/deberta/seed-1/pretrain --out hf/deberta"
+    )]
+    Export(crate::cmd_export::ExportArgs),
     /// Build corpora, tokenizers, token shards and task sets.
     #[command(
         after_help = "Example:\n  ablate data corpus --profile core --out data/core\n  ablate data shards --corpus data/core/corpus.txt --out data/core-shards --vocab-size 16384\n  ablate data tasks --shards data/core-shards --out data/core-tasks"
@@ -87,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => crate::cmd_experiment::report(args),
         Command::Attention(args) => crate::cmd_attention::run(args),
         Command::Encode(args) => crate::encode::run(args),
+        Command::Export(args) => crate::cmd_export::run(args),
         Command::Bench(args) => crate::bench::run(args),
         Command::Data(args) => crate::cmd_data::run(args),
         Command::Train(args) => crate::cmd_train::train(args),

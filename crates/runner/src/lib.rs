@@ -5,6 +5,7 @@ mod cli;
 mod cmd_attention;
 mod cmd_data;
 mod cmd_experiment;
+mod cmd_export;
 mod cmd_new;
 mod cmd_train;
 mod device;

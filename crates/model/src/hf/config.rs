@@ -1,10 +1,12 @@
 //! Maps an HF DeBERTa-v2 `config.json` to a [`ModelConfig`], honouring every attention key and HF's
-//! defaults for absent ones. Unknown extra keys are ignored, as HF does.
+//! defaults for absent ones, and an HF BERT one (`model_type = "bert"`) to the lab's absolute scheme.
+//! Unknown extra keys are ignored, as HF does.
 
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::export::HfArch;
 use crate::config::{HiddenAct, MlmDecoder, ModelConfig};
 use crate::error::CheckpointError;
 use crate::position::{AbsoluteConfig, DisentangledConfig, P2cIndex, PosAttType, PositionScheme};
@@ -97,6 +99,15 @@ impl Keys<'_> {
 /// Reads `config.json` text (from `path`, for messages) into a validated [`ModelConfig`]. The decoder is
 /// `plain`: HF checkpoints carry no Enhanced Mask Decoder.
 pub fn model_config_from_hf(text: &str, path: &Path) -> Result<ModelConfig, CheckpointError> {
+    model_config_and_arch(text, path).map(|(cfg, _)| cfg)
+}
+
+/// [`model_config_from_hf`], plus the architecture whose tensor names the weights follow: BERT when
+/// `model_type` is `"bert"`, DeBERTa-v2 otherwise (whatever `model_type` says, as before BERT was read).
+pub fn model_config_and_arch(
+    text: &str,
+    path: &Path,
+) -> Result<(ModelConfig, HfArch), CheckpointError> {
     let value: Value = serde_json::from_str(text).map_err(|e| CheckpointError::BadConfig {
         path: path.to_owned(),
         message: format!("not valid JSON: {e}"),
@@ -108,6 +119,9 @@ pub fn model_config_from_hf(text: &str, path: &Path) -> Result<ModelConfig, Chec
             message: "the top level should be a JSON object".into(),
         })?;
     let k = Keys { map, path };
+    if map.get("model_type").and_then(Value::as_str) == Some("bert") {
+        return bert_config(&k).map(|cfg| (cfg, HfArch::Bert));
+    }
 
     let hidden_size = k.size("hidden_size", 1536)?;
     let max_position_embeddings = k.size("max_position_embeddings", 512)?;
@@ -123,13 +137,7 @@ pub fn model_config_from_hf(text: &str, path: &Path) -> Result<ModelConfig, Chec
             "the convolution layer of DeBERTa-v2 xlarge/xxlarge",
         ));
     }
-    let act_name = k.string("hidden_act", "gelu")?;
-    let hidden_act = HiddenAct::from_hf(&act_name).ok_or_else(|| {
-        k.unsupported(
-            "hidden_act",
-            format!("`{act_name}`; supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu, swish, tanh"),
-        )
-    })?;
+    let hidden_act = hidden_act(&k)?;
     let position_biased_input = k.boolean("position_biased_input", true)?;
     let position = if k.boolean("relative_attention", false)? {
         let mut pos_att_type = Vec::new();
@@ -193,9 +201,63 @@ pub fn model_config_from_hf(text: &str, path: &Path) -> Result<ModelConfig, Chec
         position,
         decoder: MlmDecoder::Plain,
     };
+    validated(cfg, path).map(|cfg| (cfg, HfArch::DebertaV2))
+}
+
+fn validated(cfg: ModelConfig, path: &Path) -> Result<ModelConfig, CheckpointError> {
     cfg.validate().map_err(|source| CheckpointError::Invalid {
         path: path.to_owned(),
         source,
     })?;
     Ok(cfg)
+}
+
+fn hidden_act(k: &Keys) -> Result<HiddenAct, CheckpointError> {
+    let act_name = k.string("hidden_act", "gelu")?;
+    HiddenAct::from_hf(&act_name).ok_or_else(|| {
+        k.unsupported(
+            "hidden_act",
+            format!("`{act_name}`; supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu, swish, tanh"),
+        )
+    })
+}
+
+/// An HF `BertConfig` (with HF's defaults): learned absolute positions at the input, the lab's `absolute`
+/// scheme. Relative position embedding types and decoder settings are refused.
+fn bert_config(k: &Keys) -> Result<ModelConfig, CheckpointError> {
+    let kind = k.string("position_embedding_type", "absolute")?;
+    if kind != "absolute" {
+        return Err(k.unsupported(
+            "position_embedding_type",
+            format!("`{kind}`; the lab reads BERT checkpoints with \"absolute\" positions only"),
+        ));
+    }
+    for key in ["is_decoder", "add_cross_attention"] {
+        if k.boolean(key, false)? {
+            return Err(k.unsupported(
+                key,
+                "a BERT decoder (causal or cross-attention); the lab's model is an encoder",
+            ));
+        }
+    }
+    let cfg = ModelConfig {
+        vocab_size: k.size("vocab_size", 30522)?,
+        hidden_size: k.size("hidden_size", 768)?,
+        num_hidden_layers: k.size("num_hidden_layers", 12)?,
+        num_attention_heads: k.size("num_attention_heads", 12)?,
+        attention_head_size: None,
+        intermediate_size: k.size("intermediate_size", 3072)?,
+        hidden_act: hidden_act(k)?,
+        hidden_dropout_prob: k.float("hidden_dropout_prob", 0.1)?,
+        attention_probs_dropout_prob: k.float("attention_probs_dropout_prob", 0.1)?,
+        max_position_embeddings: k.size("max_position_embeddings", 512)?,
+        type_vocab_size: k.size("type_vocab_size", 2)?,
+        layer_norm_eps: k.float("layer_norm_eps", 1e-12)?,
+        initializer_range: k.float("initializer_range", crate::position::INITIALIZER_RANGE)?,
+        pad_token_id: k.size("pad_token_id", 0)?,
+        position: PositionScheme::Absolute(AbsoluteConfig::default()),
+        position_biased_input: false,
+        decoder: MlmDecoder::Plain,
+    };
+    validated(cfg, k.path)
 }

@@ -1,7 +1,7 @@
 //! Loads HF DeBERTa-v2/v3 weights (`model.safetensors`, or `pytorch_model.bin`) into a [`Model`] through
 //! burn-store, mapping names by a short table. Tensor names may carry a `deberta.` prefix or not; extra tensors
 //! (MLM or classification heads, buffers) are ignored; a missing tensor or a shape mismatch is an error that
-//! names the tensor.
+//! names the tensor. HF BERT checkpoints (`model_type = "bert"`) load by their own table ([`BERT_NAME_TABLE`]).
 
 use std::path::Path;
 
@@ -10,7 +10,8 @@ use burn_store::{
     ApplyResult, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
 };
 
-use super::config::model_config_from_hf;
+use super::config::model_config_and_arch;
+use super::export::HfArch;
 use crate::config::ModelConfig;
 use crate::encoder::Model;
 use crate::error::CheckpointError;
@@ -30,6 +31,29 @@ pub const NAME_TABLE: [(&str, &str); 6] = [
     (r"\.attention\.self\.", ".attention.self_attn."),
 ];
 
+/// [`NAME_TABLE`] for HF BERT: `bert.` prefix, `query`/`key`/`value` for the projections. The MLM head
+/// (`cls.*`), the pooler and buffers are extra tensors, ignored.
+pub const BERT_NAME_TABLE: [(&str, &str); 3] = [
+    (r"^bert\.", ""),
+    (r"\.LayerNorm\.", ".layer_norm."),
+    (
+        r"\.attention\.self\.(query|key|value)\.",
+        ".attention.self_attn.${1}_proj.",
+    ),
+];
+
+/// The HF BERT name of one of the lab's module paths, for error messages.
+pub fn bert_hf_name(path: &str) -> String {
+    let p = path
+        .replace(".self_attn.query_proj.", ".self.query.")
+        .replace(".self_attn.key_proj.", ".self.key.")
+        .replace(".self_attn.value_proj.", ".self.value.")
+        .replace(".layer_norm.", ".LayerNorm.")
+        .replace(".gamma", ".weight")
+        .replace(".beta", ".bias");
+    format!("bert.{p}")
+}
+
 /// The HF name of one of the lab's module paths, for error messages.
 pub fn hf_name(path: &str) -> String {
     let p = path
@@ -44,8 +68,12 @@ pub fn hf_name(path: &str) -> String {
     format!("deberta.{p}")
 }
 
-fn remapper() -> KeyRemapper {
-    NAME_TABLE.iter().fold(KeyRemapper::new(), |r, (from, to)| {
+fn remapper(arch: HfArch) -> KeyRemapper {
+    let table: &[(&str, &str)] = match arch {
+        HfArch::DebertaV2 => &NAME_TABLE,
+        HfArch::Bert => &BERT_NAME_TABLE,
+    };
+    table.iter().fold(KeyRemapper::new(), |r, (from, to)| {
         r.add_pattern(*from, *to)
             .expect("the name table's patterns are valid regexes")
     })
@@ -61,7 +89,7 @@ pub fn load_checkpoint<B: Backend>(
         path: config_path.clone(),
         source,
     })?;
-    let config = model_config_from_hf(&text, &config_path)?;
+    let (config, arch) = model_config_and_arch(&text, &config_path)?;
     let mut model =
         Model::<B>::new(&config, device).map_err(|source| CheckpointError::Invalid {
             path: config_path.clone(),
@@ -71,7 +99,7 @@ pub fn load_checkpoint<B: Backend>(
     let torch = dir.join("pytorch_model.bin");
     let (path, result) = if safetensors.is_file() {
         let mut store = SafetensorsStore::from_file(&safetensors)
-            .remap(remapper())
+            .remap(remapper(arch))
             .with_from_adapter(PyTorchToBurnAdapter)
             .skip_enum_variants(true)
             .allow_partial(true);
@@ -84,7 +112,7 @@ pub fn load_checkpoint<B: Backend>(
         (safetensors, r)
     } else if torch.is_file() {
         let mut store = PytorchStore::from_file(&torch)
-            .remap(remapper())
+            .remap(remapper(arch))
             .skip_enum_variants(true)
             .allow_partial(true);
         let r = model
@@ -99,24 +127,28 @@ pub fn load_checkpoint<B: Backend>(
             dir: dir.to_owned(),
         });
     };
-    check(&path, &result)?;
+    check(&path, &result, arch)?;
     Ok((model, config))
 }
 
-fn check(path: &Path, result: &ApplyResult) -> Result<(), CheckpointError> {
+fn check(path: &Path, result: &ApplyResult, arch: HfArch) -> Result<(), CheckpointError> {
+    let name_of = |p: &str| match arch {
+        HfArch::DebertaV2 => hf_name(p),
+        HfArch::Bert => bert_hf_name(p),
+    };
     if let Some(e) = result.errors.first() {
         return Err(CheckpointError::BadTensor {
             path: path.to_owned(),
             message: format!(
                 "{e} (HF names: the lab's path maps back to `{}`)",
-                hf_name(&error_path(e))
+                name_of(&error_path(e))
             ),
         });
     }
     if !result.missing.is_empty() {
         return Err(CheckpointError::MissingTensors {
             path: path.to_owned(),
-            names: result.missing.iter().map(|(p, _)| hf_name(p)).collect(),
+            names: result.missing.iter().map(|(p, _)| name_of(p)).collect(),
         });
     }
     Ok(())
