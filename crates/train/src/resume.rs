@@ -65,18 +65,20 @@ pub fn decide(
                 return Err(refuse(&saved, keys));
             }
             match status_of(run_dir)? {
-                Some((status, value)) if status == "failed" && !resumable(&value) => Err(TrainError::run_folder(
-                    run_dir,
-                    format!(
-                        "its run failed at step {} ({}); it would fail the same way again. Its last good \
+                Some((status, value)) if status == "failed" && !resumable(&value) => {
+                    Err(TrainError::run_folder(
+                        run_dir,
+                        format!(
+                            "its run failed at step {} ({}); it would fail the same way again. Its last good \
                          checkpoint is {}; start a new run in another --out folder",
-                        value["failure"]["step"],
-                        value["failure"]["reason"]
-                            .as_str()
-                            .unwrap_or("unknown reason"),
-                        dir.display()
-                    ),
-                )),
+                            value["failure"]["step"],
+                            value["failure"]["reason"]
+                                .as_str()
+                                .unwrap_or("unknown reason"),
+                            dir.display()
+                        ),
+                    ))
+                }
                 Some((status, _)) if status == "completed" => Ok(Start::Done),
                 _ => Ok(Start::Resume {
                     step: manifest.step,

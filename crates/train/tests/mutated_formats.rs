@@ -173,7 +173,10 @@ fn mutated_token_shards_and_index_never_panic_and_are_named() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n != "tokenizer.json")
         .collect();
-    assert!(files.iter().any(|n| n == "index.json") && files.len() >= 2, "{files:?}");
+    assert!(
+        files.iter().any(|n| n == "index.json") && files.len() >= 2,
+        "{files:?}"
+    );
     let seeds: Vec<(String, Vec<u8>)> = files
         .iter()
         .map(|n| (n.clone(), std::fs::read(shards.join(n)).unwrap()))
