@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use ablate_data::{BatchConfig, MlmBatcher, ReadMode, ShardSet, Split};
@@ -18,48 +16,13 @@ use ablate_train::checkpoint;
 use common::*;
 use proptest::prelude::*;
 
-/// The largest allocation any reader may make here: the valid files are below 4 MB.
-const ALLOCATION_BOUND: usize = 256 << 20;
+#[path = "../../../tests/support/largest_alloc.rs"]
+mod largest_alloc;
 
-thread_local! {
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The system allocator, recording the largest request of each thread and refusing requests above 4 GiB
-/// (which makes the test abort instead of the machine swapping).
-struct Tracking;
-
-unsafe impl GlobalAlloc for Tracking {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = LARGEST.try_with(|l| l.set(l.get().max(layout.size())));
-        if layout.size() > 4 << 30 {
-            return std::ptr::null_mut();
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = LARGEST.try_with(|l| l.set(l.get().max(new_size)));
-        if new_size > 4 << 30 {
-            return std::ptr::null_mut();
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use largest_alloc::{ALLOCATION_BOUND, measured};
 
 #[global_allocator]
-static ALLOC: Tracking = Tracking;
-
-/// Runs `f`, returning its result and the largest allocation it made on this thread.
-fn measured<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    LARGEST.with(|l| l.set(0));
-    let out = f();
-    (out, LARGEST.with(Cell::get))
-}
+static ALLOC: largest_alloc::Tracking = largest_alloc::Tracking;
 
 #[derive(Debug, Clone)]
 enum Edit {
