@@ -2,7 +2,7 @@
 //! inserted, deleted, the file cut short; proptest, 1,000 cases per reader, more with `PROPTEST_CASES`) and
 //! arbitrary bytes never make a reader panic, every error names the file it read, and no single allocation a
 //! reader makes exceeds 256 MiB (a size field in a damaged file must not make it ask for more; see
-//! `support/largest_alloc.rs`), except for two HF files (see `hf_case`).
+//! `support/largest_alloc.rs`), except in burn-store's pickle reader (`pytorch_model.bin`, see `hf_case`).
 //! Readers: experiment TOML, run spec, model config, HF `config.json` + `model.safetensors` +
 //! `pytorch_model.bin`, ids JSON, `tokenizer.json`, `metrics.csv`, `run.json`.
 
@@ -178,12 +178,10 @@ fn hf_case(fixture_dir: &str, file: &str) {
     proptest!(config(), |(bytes in inputs(seed.clone()))| {
         std::fs::write(&target, &bytes).unwrap();
         // A changed config.json can surface as a shape mismatch in the weights file: either is named.
-        // Bounded for model.safetensors. Not for pytorch_model.bin: burn-store's pickle reader allocates a
-        // length it reads (BINUNICODE and kin) before checking that the file holds that many bytes. Not for
-        // config.json: the model it declares is built (and allocated) before the weights are read, so a
-        // damaged size there allocates what it says (docs/reliability.md).
+        // Not bounded for pytorch_model.bin: burn-store's pickle reader allocates a length it reads (BINUNICODE
+        // and kin) before checking that the file holds that many bytes (docs/reliability.md).
         let load = || ablate_model::hf::load::load_checkpoint::<Cpu>(dir.path(), &device);
-        let loaded = if file == "model.safetensors" { bounded(&target, load)? } else { load() };
+        let loaded = if file == "pytorch_model.bin" { load() } else { bounded(&target, load)? };
         if let Err(e) = loaded {
             let e = e.to_string();
             prop_assert!(

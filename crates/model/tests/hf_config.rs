@@ -112,3 +112,30 @@ fn unsupported_and_bad_values_name_the_key() {
     let e = err("[1, 2]".to_string());
     assert!(e.contains("JSON object"), "{e}");
 }
+
+#[test]
+fn a_config_too_large_for_its_weights_is_refused_before_the_model_is_built() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/hf/c2p_only");
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let device = Default::default();
+    type B = burn::backend::Flex;
+    assert!(ablate_model::hf::load_checkpoint::<B>(dir.path(), &device).is_ok());
+    let config = dir.path().join("config.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    // 10^9 x hidden word-embedding values: gigabytes that a 100 kB weights file cannot hold.
+    json["vocab_size"] = serde_json::json!(1_000_000_000u64);
+    std::fs::write(&config, json.to_string()).unwrap();
+    let err = ablate_model::hf::load_checkpoint::<B>(dir.path(), &device)
+        .err()
+        .expect("a damaged vocab_size is refused")
+        .to_string();
+    assert!(
+        err.contains("config.json") && err.contains("do not belong together"),
+        "{err}"
+    );
+}

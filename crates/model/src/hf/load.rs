@@ -90,6 +90,7 @@ pub fn load_checkpoint<B: Backend>(
         source,
     })?;
     let (config, arch) = model_config_and_arch(&text, &config_path)?;
+    check_fits(&config, &config_path, dir)?;
     let mut model =
         Model::<B>::new(&config, device).map_err(|source| CheckpointError::Invalid {
             path: config_path.clone(),
@@ -129,6 +130,48 @@ pub fn load_checkpoint<B: Backend>(
     };
     check(&path, &result, arch)?;
     Ok((model, config))
+}
+
+/// Refuses a config whose model cannot fit in the weights file beside it, before that model is built (and its
+/// memory asked for): the word embeddings and each layer's attention and feed-forward matrices alone, at two
+/// bytes per value (the narrowest type HF saves), must fit in the file. A damaged size in `config.json` is
+/// then reported instead of allocated.
+fn check_fits(config: &ModelConfig, config_path: &Path, dir: &Path) -> Result<(), CheckpointError> {
+    let weights = ["model.safetensors", "pytorch_model.bin"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file());
+    let Some(weights) = weights else {
+        return Err(CheckpointError::NoWeights {
+            dir: dir.to_owned(),
+        });
+    };
+    let file_len = std::fs::metadata(&weights)
+        .map_err(|source| CheckpointError::Io {
+            path: weights.clone(),
+            source,
+        })?
+        .len() as u128;
+    let (h, i) = (config.hidden_size as u128, config.intermediate_size as u128);
+    let heads = (config.num_attention_heads as u128) * (config.head_size() as u128);
+    let per_layer = 4 * h * heads + 2 * h * i;
+    let least = (config.vocab_size as u128) * h + (config.num_hidden_layers as u128) * per_layer;
+    if least * 2 > file_len {
+        return Err(CheckpointError::BadConfig {
+            path: config_path.to_owned(),
+            message: format!(
+                "it declares a model of at least {least} values (vocab_size {}, hidden_size {}, {} layers, \
+                 intermediate_size {}), more than {} ({file_len} bytes) can hold; config.json and the weights \
+                 do not belong together, or one of them is damaged",
+                config.vocab_size,
+                config.hidden_size,
+                config.num_hidden_layers,
+                config.intermediate_size,
+                weights.display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn check(path: &Path, result: &ApplyResult, arch: HfArch) -> Result<(), CheckpointError> {
