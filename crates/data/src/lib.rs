@@ -30,7 +30,7 @@ mod text;
 mod tokenizer;
 mod wordnet;
 
-pub use atomic::{AtomicFile, read_json, write_bytes, write_file, write_json};
+pub use atomic::{AtomicDir, AtomicFile, read_json, write_bytes, write_file, write_json};
 pub use batcher::{BatchConfig, DataCursor, MlmBatch, MlmBatcher, PackedSequences};
 pub use corpus::{Corpus, CorpusStats, Passage, Passages, bundled_corpus_path};
 pub use error::{DataError, INSTALL_HINT, Result};

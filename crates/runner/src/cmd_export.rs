@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ablate_data::TOKENIZER_FILE;
+use ablate_data::{AtomicDir, TOKENIZER_FILE};
 use ablate_model::hf::{HfConfig, export_model, hf_config};
 use ablate_model::{EncoderInput, MaskedPositions};
 use ablate_train::PretrainedRun;
@@ -14,7 +14,6 @@ use anyhow::{Context, bail};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use clap::Args;
-use npyz::WriterBuilder;
 use serde_json::{Value, json};
 
 use crate::device::DeviceChoice;
@@ -105,24 +104,14 @@ fn export<B: Backend>(
     let Some(out) = &args.out else {
         return Ok(());
     };
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "export".into());
-    // dropped (and removed) unless renamed into place below
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.tmp-"))
-        .tempdir_in(&parent)
-        .with_context(|| format!("cannot create a temporary folder in {}", parent.display()))?;
-    export_model(&mlm, tmp.path()).with_context(|| format!("--out {}", out.display()))?;
-    tokenizer_files(run, tmp.path())?;
-    commit(tmp, out)?;
+    // an empty --out (accepted by `check_out`) gives way; the folder is built under a temporary name
+    if out.is_dir() && std::fs::read_dir(out)?.next().is_none() {
+        std::fs::remove_dir(out).with_context(|| format!("cannot replace {}", out.display()))?;
+    }
+    let folder = AtomicDir::create(out, "config.json")?; // removed unless committed
+    export_model(&mlm, folder.path()).with_context(|| format!("--out {}", out.display()))?;
+    tokenizer_files(run, folder.path())?;
+    folder.commit()?;
     println!(
         "exported {} (step {}) as HF {} to {}",
         run.dir.display(),
@@ -181,32 +170,6 @@ fn tokenizer_files(run: &PretrainedRun, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Renames the finished temporary folder to `out`, replacing (with --force, checked before) an earlier one.
-fn commit(tmp: tempfile::TempDir, out: &Path) -> anyhow::Result<()> {
-    let parent = tmp.path().parent().unwrap_or(Path::new(".")).to_path_buf();
-    let old = if out.exists() {
-        let old = tempfile::Builder::new()
-            .prefix(".old-export-")
-            .tempdir_in(&parent)
-            .with_context(|| format!("cannot create a temporary folder in {}", parent.display()))?;
-        std::fs::rename(out, old.path().join("previous"))
-            .with_context(|| format!("cannot move the old {} aside", out.display()))?;
-        Some(old)
-    } else {
-        None
-    };
-    let path = tmp.keep();
-    if let Err(e) = std::fs::rename(&path, out) {
-        let _ = std::fs::remove_dir_all(&path);
-        if let Some(old) = &old {
-            let _ = std::fs::rename(old.path().join("previous"), out);
-        }
-        return Err(e).with_context(|| format!("cannot rename the export to {}", out.display()));
-    }
-    drop(old);
-    Ok(())
-}
-
 /// The lab's MLM logits at every position of the rows in `ids`, as .npy `[rows, length, vocab]`.
 fn write_logits<B: Backend>(
     mlm: &ablate_model::MlmModel<B>,
@@ -233,16 +196,7 @@ fn write_logits<B: Backend>(
         .convert::<f32>()
         .to_vec()
         .map_err(|e| anyhow::anyhow!("cannot read the logits: {e:?}"))?;
-    ablate_data::write_file(out, |w| -> anyhow::Result<()> {
-        let mut npy = npyz::WriteOptions::new()
-            .default_dtype()
-            .shape(&shape)
-            .writer(w)
-            .begin_nd()?;
-        npy.extend(values.iter().copied())?;
-        npy.finish()?;
-        Ok(())
-    })?;
+    crate::encode::write_npy(out, &shape, values)?;
     println!(
         "wrote the lab's MLM logits ({n_rows} x {len} x {}) to {}",
         shape[2],

@@ -124,33 +124,32 @@ fn encode<B: Backend>(args: &EncodeArgs, device: &B::Device) -> anyhow::Result<(
         .convert::<f32>()
         .to_vec()
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    ablate_data::write_file(&args.out, |w| -> anyhow::Result<()> {
-        match args.dtype {
-            Dtype::F32 => {
-                let mut npy = npyz::WriteOptions::new()
-                    .default_dtype()
-                    .shape(&shape)
-                    .writer(w)
-                    .begin_nd()?;
-                npy.extend(values.iter().copied())?;
-                npy.finish()?;
-            }
-            Dtype::F64 => {
-                let mut npy = npyz::WriteOptions::new()
-                    .default_dtype()
-                    .shape(&shape)
-                    .writer(w)
-                    .begin_nd()?;
-                npy.extend(values.iter().map(|&v| v as f64))?;
-                npy.finish()?;
-            }
-        }
-        Ok(())
-    })?;
+    match args.dtype {
+        Dtype::F32 => write_npy(&args.out, &shape, values)?,
+        Dtype::F64 => write_npy(&args.out, &shape, values.into_iter().map(f64::from))?,
+    }
     tracing::info!(
         "wrote {} ({rows} x {len} x {})",
         args.out.display(),
         shape[2]
     );
     Ok(())
+}
+
+/// Writes `values` as an .npy array of `shape`, atomically.
+pub fn write_npy<T: npyz::Serialize + npyz::AutoSerialize>(
+    path: &Path,
+    shape: &[u64],
+    values: impl IntoIterator<Item = T>,
+) -> anyhow::Result<()> {
+    ablate_data::write_file(path, |w| -> anyhow::Result<()> {
+        let mut npy = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(shape)
+            .writer(w)
+            .begin_nd()?;
+        npy.extend(values)?;
+        npy.finish()?;
+        Ok(())
+    })
 }
