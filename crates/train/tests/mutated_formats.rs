@@ -18,63 +18,21 @@ use proptest::prelude::*;
 
 #[path = "../../../tests/support/largest_alloc.rs"]
 mod largest_alloc;
+#[path = "../../../tests/support/mutations.rs"]
+mod mutations;
 
 use largest_alloc::{ALLOCATION_BOUND, measured};
 
 #[global_allocator]
 static ALLOC: largest_alloc::Tracking = largest_alloc::Tracking;
 
-#[derive(Debug, Clone)]
-enum Edit {
-    Flip(usize, u8),
-    Insert(usize, u8),
-    Delete(usize),
-    Cut(usize),
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    prop_oneof![
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Flip(i, b)),
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
-        any::<usize>().prop_map(Edit::Delete),
-        any::<usize>().prop_map(Edit::Cut),
-    ]
-}
-
-fn apply(seed: &[u8], edits: &[Edit]) -> Vec<u8> {
-    let mut b = seed.to_vec();
-    for e in edits {
-        let n = b.len().max(1);
-        match *e {
-            Edit::Flip(i, x) if !b.is_empty() => b[i % n] ^= x | 1,
-            Edit::Insert(i, x) => b.insert(i % (b.len() + 1), x),
-            Edit::Delete(i) if !b.is_empty() => {
-                b.remove(i % n);
-            }
-            Edit::Cut(i) => b.truncate(i % (b.len() + 1)),
-            _ => {}
-        }
-    }
-    b
-}
-
 /// Mutated copies of `seed` (mostly) and arbitrary bytes.
 fn mutated(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        6 => proptest::collection::vec(edit(), 1..6).prop_map(move |e| apply(&seed, &e)),
-        1 => proptest::collection::vec(any::<u8>(), 0..512),
-    ]
+    mutations::mutated(seed, 6, 512)
 }
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(300),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    mutations::config(300)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
