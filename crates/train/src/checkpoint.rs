@@ -228,10 +228,33 @@ pub fn latest_good(run_dir: &Path) -> Result<Option<(Manifest, PathBuf)>> {
     }
 }
 
+/// Reads the record `file` of the checkpoint in `dir` (`what` names it in errors). burn's record reader panics
+/// on some damaged fields (an unreadable parameter id: `expect("Invalid id.")`); that panic is caught and
+/// reported as the file's error, like any other damage it finds.
+fn load_record<B: Backend, R: burn::record::Record<B>>(
+    dir: &Path,
+    file: &str,
+    what: &str,
+    device: &B::Device,
+) -> Result<R> {
+    let path = dir.join(file);
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Recorder::<B>::load(&Rec::new(), path.clone(), device)
+    }));
+    match loaded {
+        Ok(record) => record.map_err(|e| rec_err(dir, format!("cannot load the {what}: {e}"))),
+        Err(_) => Err(rec_err(
+            dir,
+            format!(
+                "cannot load the {what}: {file}.mpk is damaged (the record reader gave up on a field)"
+            ),
+        )),
+    }
+}
+
 /// Loads the model weights of the checkpoint in `dir` into `model`.
 pub fn load_model<B: Backend, M: Module<B>>(model: M, dir: &Path, device: &B::Device) -> Result<M> {
-    let record = Recorder::<B>::load(&Rec::new(), dir.join(MODEL), device)
-        .map_err(|e| rec_err(dir, format!("cannot load the model: {e}")))?;
+    let record = load_record::<B, M::Record>(dir, MODEL, "model", device)?;
     Ok(model.load_record(record))
 }
 
@@ -242,8 +265,7 @@ where
     M: AutodiffModule<B>,
     O: Optimizer<M, B>,
 {
-    let record = Recorder::<B>::load(&Rec::new(), dir.join(OPTIMIZER), device)
-        .map_err(|e| rec_err(dir, format!("cannot load the optimiser state: {e}")))?;
+    let record = load_record::<B, O::Record>(dir, OPTIMIZER, "optimiser state", device)?;
     Ok(optim.load_record(record))
 }
 

@@ -151,3 +151,33 @@ fn mutated_checkpoint_records_never_panic_and_are_named() {
         }
     });
 }
+
+/// Found by the property test: burn's record reader panics (`expect("Invalid id.")`) on a parameter id that is
+/// not base32; the checkpoint loader reports it as the file's error instead.
+#[test]
+fn a_damaged_parameter_id_is_an_error_not_a_panic() {
+    let (_, ckpt) = fixture();
+    let spec = tiny_spec("");
+    let device = Default::default();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(ckpt.file_name().unwrap());
+    copy_dir(ckpt, &dir);
+    let mut bytes = std::fs::read(dir.join("model.mpk")).unwrap();
+    // MessagePack: the key "id" (fixstr a2 'i' 'd'), then its value, a fixstr (0xa0 | len) of base32 text
+    let at = bytes
+        .windows(4)
+        .position(|w| w[..3] == [0xa2, b'i', b'd'] && w[3] & 0xe0 == 0xa0 && w[3] & 0x1f > 0)
+        .expect("model.mpk holds a parameter id");
+    bytes[at + 4] = b'!';
+    std::fs::write(dir.join("model.mpk"), &bytes).unwrap();
+    ablate_train::checksum::write(&dir).unwrap();
+    let model = MlmModel::<Cpu>::new(&spec.model.config, &device).unwrap();
+    let err = checkpoint::load_model(model, &dir, &device)
+        .err()
+        .expect("an invalid parameter id is refused")
+        .to_string();
+    assert!(
+        err.contains(&dir.display().to_string()) && err.contains("model.mpk is damaged"),
+        "{err}"
+    );
+}
