@@ -90,45 +90,42 @@ pub fn load_checkpoint<B: Backend>(
         source,
     })?;
     let (config, arch) = model_config_and_arch(&text, &config_path)?;
-    check_fits(&config, &config_path, dir)?;
-    let mut model =
-        Model::<B>::new(&config, device).map_err(|source| CheckpointError::Invalid {
-            path: config_path.clone(),
-            source,
-        })?;
     let safetensors = dir.join("model.safetensors");
     let torch = dir.join("pytorch_model.bin");
-    let (path, result) = if safetensors.is_file() {
-        let mut store = SafetensorsStore::from_file(&safetensors)
-            .remap(remapper(arch))
-            .with_from_adapter(PyTorchToBurnAdapter)
-            .skip_enum_variants(true)
-            .allow_partial(true);
-        let r = model
-            .load_from(&mut store)
-            .map_err(|e| CheckpointError::BadTensor {
-                path: safetensors.clone(),
-                message: e.to_string(),
-            })?;
-        (safetensors, r)
+    let weights = if safetensors.is_file() {
+        safetensors
     } else if torch.is_file() {
-        let mut store = PytorchStore::from_file(&torch)
-            .remap(remapper(arch))
-            .skip_enum_variants(true)
-            .allow_partial(true);
-        let r = model
-            .load_from(&mut store)
-            .map_err(|e| CheckpointError::BadTensor {
-                path: torch.clone(),
-                message: e.to_string(),
-            })?;
-        (torch, r)
+        torch
     } else {
         return Err(CheckpointError::NoWeights {
             dir: dir.to_owned(),
         });
     };
-    check(&path, &result, arch)?;
+    check_fits(&config, &config_path, &weights)?;
+    let mut model =
+        Model::<B>::new(&config, device).map_err(|source| CheckpointError::Invalid {
+            path: config_path.clone(),
+            source,
+        })?;
+    let loaded = if weights.ends_with("model.safetensors") {
+        let mut store = SafetensorsStore::from_file(&weights)
+            .remap(remapper(arch))
+            .with_from_adapter(PyTorchToBurnAdapter)
+            .skip_enum_variants(true)
+            .allow_partial(true);
+        model.load_from(&mut store).map_err(|e| e.to_string())
+    } else {
+        let mut store = PytorchStore::from_file(&weights)
+            .remap(remapper(arch))
+            .skip_enum_variants(true)
+            .allow_partial(true);
+        model.load_from(&mut store).map_err(|e| e.to_string())
+    };
+    let result = loaded.map_err(|message| CheckpointError::BadTensor {
+        path: weights.clone(),
+        message,
+    })?;
+    check(&weights, &result, arch)?;
     Ok((model, config))
 }
 
@@ -136,19 +133,14 @@ pub fn load_checkpoint<B: Backend>(
 /// memory asked for): the word embeddings and each layer's attention and feed-forward matrices alone, at two
 /// bytes per value (the narrowest type HF saves), must fit in the file. A damaged size in `config.json` is
 /// then reported instead of allocated.
-fn check_fits(config: &ModelConfig, config_path: &Path, dir: &Path) -> Result<(), CheckpointError> {
-    let weights = ["model.safetensors", "pytorch_model.bin"]
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|p| p.is_file());
-    let Some(weights) = weights else {
-        return Err(CheckpointError::NoWeights {
-            dir: dir.to_owned(),
-        });
-    };
-    let file_len = std::fs::metadata(&weights)
+fn check_fits(
+    config: &ModelConfig,
+    config_path: &Path,
+    weights: &Path,
+) -> Result<(), CheckpointError> {
+    let file_len = std::fs::metadata(weights)
         .map_err(|source| CheckpointError::Io {
-            path: weights.clone(),
+            path: weights.to_owned(),
             source,
         })?
         .len() as u128;
