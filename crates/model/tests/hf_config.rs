@@ -131,8 +131,7 @@ fn a_config_too_large_for_its_weights_is_refused_before_the_model_is_built() {
     json["vocab_size"] = serde_json::json!(1_000_000_000u64);
     std::fs::write(&config, json.to_string()).unwrap();
     let err = ablate_model::hf::load_checkpoint::<B>(dir.path(), &device)
-        .err()
-        .expect("a damaged vocab_size is refused")
+        .expect_err("a damaged vocab_size is refused")
         .to_string();
     assert!(
         err.contains("config.json") && err.contains("do not belong together"),

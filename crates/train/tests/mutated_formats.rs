@@ -173,8 +173,7 @@ fn a_damaged_parameter_id_is_an_error_not_a_panic() {
     ablate_train::checksum::write(&dir).unwrap();
     let model = MlmModel::<Cpu>::new(&spec.model.config, &device).unwrap();
     let err = checkpoint::load_model(model, &dir, &device)
-        .err()
-        .expect("an invalid parameter id is refused")
+        .expect_err("an invalid parameter id is refused")
         .to_string();
     assert!(
         err.contains(&dir.display().to_string()) && err.contains("model.mpk is damaged"),
