@@ -41,29 +41,6 @@ const REFUSED: [(Preset, &str); 6] = [
     (Preset::Fire, "FIRE"),
 ];
 
-/// A fresh folder under the target's temporary folder, removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("hf-export-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn small(preset: Preset) -> ModelConfig {
     ModelConfig {
         vocab_size: 50,
@@ -163,7 +140,7 @@ fn every_exportable_preset_round_trips() {
         let mlm = MlmModel::<B>::new(&cfg, &device)
             .unwrap()
             .map(&mut Randomise::default());
-        let dir = TempDir::new(&preset.name());
+        let dir = tempfile::tempdir().unwrap();
         let hf = export_model(&mlm, dir.path()).unwrap();
         let (loaded, loaded_cfg) = load_checkpoint::<B>(dir.path(), &device)
             .unwrap_or_else(|e| panic!("{}: {e}", preset.name()));
@@ -278,7 +255,7 @@ fn tensors_carry_hf_names_and_layouts() {
     let device = Default::default();
     for (preset, prefix) in [(Preset::Bert, "bert"), (Preset::Deberta, "deberta")] {
         let mlm = MlmModel::<B>::new(&small(preset), &device).unwrap();
-        let dir = TempDir::new(&format!("names-{prefix}"));
+        let dir = tempfile::tempdir().unwrap();
         export_model(&mlm, dir.path()).unwrap();
         let mut store = SafetensorsStore::from_file(dir.path().join("model.safetensors"));
         let names = store.keys().unwrap();
