@@ -25,8 +25,16 @@ fn close(got: &[f32], want: &[f32], what: &str) {
     }
 }
 
+/// The backend's random generator is one per process: a test that seeds it and then draws must not have
+/// another test's draws in between, so the tests of this file take turns.
+fn rng_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn the_flex_backends_take_the_kernel_path() {
+    let _turn = rng_turn();
     assert_eq!(path_of::<Flex>(), Path::Flex);
     assert_eq!(path_of::<AD>(), Path::FlexAutodiff);
     assert_eq!(path_of::<Autodiff<AD>>(), Path::Reference);
@@ -34,6 +42,7 @@ fn the_flex_backends_take_the_kernel_path() {
 
 #[test]
 fn layer_norm_values_and_gradients_match_the_reference() {
+    let _turn = rng_turn();
     let dev = Default::default();
     for [rows, d] in SHAPES {
         let x = Tensor::<Flex, 2>::random([rows, d], Distribution::Normal(0.5, 2.0), &dev);
@@ -75,6 +84,7 @@ fn layer_norm_values_and_gradients_match_the_reference() {
 
 #[test]
 fn layer_norm_gradient_matches_finite_differences() {
+    let _turn = rng_turn();
     let dev = Default::default();
     let (rows, d) = (3, 5);
     let x: Vec<f64> = (0..rows * d)
@@ -137,6 +147,7 @@ fn dropout_in_pool(x: &Tensor<Flex, 2>, seed: u64, threads: usize) -> Vec<f32> {
 
 #[test]
 fn dropout_masks_are_seeded_thread_independent_and_reused_by_the_backward() {
+    let _turn = rng_turn();
     let dev = Default::default();
     let (rows, d) = (300, 257);
     let x = Tensor::<Flex, 2>::random([rows, d], Distribution::Uniform(0.5, 1.5), &dev);
@@ -181,6 +192,7 @@ fn dropout_masks_are_seeded_thread_independent_and_reused_by_the_backward() {
 
 #[test]
 fn attention_probabilities_match_the_reference_with_dropout_off() {
+    let _turn = rng_turn();
     let dev = Default::default();
     for [rows, d] in SHAPES {
         let s = Tensor::<Flex, 2>::random([rows, d], Distribution::Normal(0.0, 3.0), &dev);
@@ -220,6 +232,7 @@ fn attention_probabilities_match_the_reference_with_dropout_off() {
 
 #[test]
 fn attention_dropout_backward_uses_the_forward_mask() {
+    let _turn = rng_turn();
     let dev = Default::default();
     let (rows, d) = (96, 40);
     let s = Tensor::<Flex, 2>::random([rows, d], Distribution::Normal(0.0, 1.0), &dev);
@@ -309,6 +322,7 @@ where
 
 #[test]
 fn a_whole_training_step_fused_equals_the_decomposed_one() {
+    let _turn = rng_turn();
     use burn::backend::autodiff::checkpoint::strategy::BalancedCheckpointing;
     type Plain = Autodiff<Flex, BalancedCheckpointing>; // not the kernel path: the reference ops
     assert_eq!(path_of::<Plain>(), Path::Reference);
