@@ -2,9 +2,10 @@
 //! inserted, deleted, the file cut short; proptest, 1,000 cases per reader, more with `PROPTEST_CASES`) and
 //! arbitrary bytes never make a reader panic, every error names the file it read, and no single allocation a
 //! reader makes exceeds 256 MiB (a size field in a damaged file must not make it ask for more; see
-//! `support/largest_alloc.rs`), except in burn-store's pickle reader (`pytorch_model.bin`, see `hf_case`).
+//! `support/largest_alloc.rs`).
 //! Readers: experiment TOML, run spec, model config, HF `config.json` + `model.safetensors` +
-//! `pytorch_model.bin`, ids JSON, `tokenizer.json`, `metrics.csv`, `run.json`.
+//! `pytorch_model.bin` (the whole file, and its pickle mutated inside a well-formed zip), ids JSON,
+//! `tokenizer.json`, `metrics.csv`, `run.json`.
 
 mod common;
 #[path = "support/largest_alloc.rs"]
@@ -134,19 +135,49 @@ fn hf_case(fixture_dir: &str, file: &str) {
     let target = dir.path().join(file);
     proptest!(config(), |(bytes in inputs(seed.clone()))| {
         std::fs::write(&target, &bytes).unwrap();
-        // A changed config.json can surface as a shape mismatch in the weights file: either is named.
-        // Not bounded for pytorch_model.bin: burn-store's pickle reader allocates a length it reads (BINUNICODE
-        // and kin) before checking that the file holds that many bytes (docs/reliability.md).
-        let load = || ablate_model::hf::load::load_checkpoint::<Cpu>(dir.path(), &device);
-        let loaded = if file == "pytorch_model.bin" { load() } else { bounded(&target, load)? };
-        if let Err(e) = loaded {
-            let e = e.to_string();
-            prop_assert!(
-                ["config.json", "model.safetensors", "pytorch_model.bin"].iter().any(|f| e.contains(f)),
-                "{e}"
-            );
-        }
+        hf_load(dir.path(), &target)?;
     });
+}
+
+/// Loads the HF folder `dir` (whose `target` was changed): bounded, and an error names a file.
+fn hf_load(dir: &Path, target: &Path) -> Result<(), TestCaseError> {
+    let device = Default::default();
+    let load = || ablate_model::hf::load::load_checkpoint::<Cpu>(dir, &device);
+    // A changed config.json can surface as a shape mismatch in the weights file: either is named.
+    if let Err(e) = bounded(target, load)? {
+        let e = e.to_string();
+        prop_assert!(
+            ["config.json", "model.safetensors", "pytorch_model.bin"]
+                .iter()
+                .any(|f| e.contains(f)),
+            "{e}"
+        );
+    }
+    Ok(())
+}
+
+/// `pytorch_model.bin` rewritten as a well-formed zip (every checksum right) whose `data.pkl` is `pickle`: a
+/// mutated pickle then reaches the pickle readers instead of stopping at the zip's checksum.
+fn repack(seed: &[u8], pickle: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(seed)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let name = entry.name().to_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        out.start_file(name.as_str(), stored).unwrap();
+        out.write_all(if name.ends_with("data.pkl") {
+            pickle
+        } else {
+            &bytes
+        })
+        .unwrap();
+    }
+    out.finish().unwrap().into_inner()
 }
 
 #[test]
@@ -162,6 +193,63 @@ fn hf_safetensors() {
 #[test]
 fn hf_pytorch_model_bin() {
     hf_case("tests/fixtures/hf/p2c_buckets_bin", "pytorch_model.bin");
+}
+
+#[test]
+fn hf_pytorch_model_bin_pickle() {
+    let src = fixture("tests/fixtures/hf/p2c_buckets_bin");
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let target = dir.path().join("pytorch_model.bin");
+    let seed = std::fs::read(&target).unwrap();
+    let pickle = {
+        use std::io::Read;
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&seed)).unwrap();
+        let mut bytes = Vec::new();
+        archive
+            .by_name("pytorch_model/data.pkl")
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .unwrap();
+        bytes
+    };
+    // The repacked but unchanged file loads.
+    std::fs::write(&target, repack(&seed, &pickle)).unwrap();
+    let device = Default::default();
+    assert!(ablate_model::hf::load::load_checkpoint::<Cpu>(dir.path(), &device).is_ok());
+    proptest!(config(), |(bytes in inputs(pickle.clone()))| {
+        std::fs::write(&target, repack(&seed, &bytes)).unwrap();
+        hf_load(dir.path(), &target)?;
+    });
+
+    // Random mutations seldom make a shape large: one made by hand. The word embeddings' shape (97, 32),
+    // `K 97` in the pickle, becomes (3 * 2^20, 32) floats, 384 MiB, in a file of about 100 KB.
+    let small = b"K\x61K\x20\x86";
+    let at = pickle
+        .windows(5)
+        .position(|w| w == small)
+        .expect("the shape (97, 32) in data.pkl");
+    let mut big = pickle[..at].to_vec();
+    big.extend_from_slice(b"J\x00\x00\x30\x00K\x20\x86");
+    big.extend_from_slice(&pickle[at + 5..]);
+    std::fs::write(&target, repack(&seed, &big)).unwrap();
+    let (loaded, largest) =
+        measured(|| ablate_model::hf::load::load_checkpoint::<Cpu>(dir.path(), &device));
+    let e = match loaded {
+        Ok(_) => panic!("a shape past the file's size was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("pytorch_model.bin") && e.contains("embeddings.word_embeddings.weight"),
+        "{e}"
+    );
+    assert!(
+        largest <= ALLOCATION_BOUND,
+        "allocated {largest} bytes at once"
+    );
 }
 
 #[test]

@@ -101,6 +101,14 @@ pub fn load_checkpoint<B: Backend>(
             dir: dir.to_owned(),
         });
     };
+    if weights.ends_with("pytorch_model.bin") {
+        // Before anything else reads it: its sizes are checked against the file's, and a pickle that calls
+        // a global is refused here, naming the global.
+        super::torch_file::check(&weights).map_err(|message| CheckpointError::BadTensor {
+            path: weights.clone(),
+            message,
+        })?;
+    }
     check_fits(&config, &config_path, &weights)?;
     let mut model =
         Model::<B>::new(&config, device).map_err(|source| CheckpointError::Invalid {

@@ -5,6 +5,7 @@ pub mod config;
 pub mod export;
 pub mod export_config;
 pub mod load;
+pub mod torch_file;
 
 pub use config::{model_config_and_arch, model_config_from_hf};
 pub use export::{EMD_WARNING, ExportError, HfArch, HfConfig, export_model, hf_config};
