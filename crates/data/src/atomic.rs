@@ -28,10 +28,10 @@ fn parent_of(path: &Path) -> Result<&Path> {
 
 /// An I/O failure while writing `path`: always [`DataError::Io`] naming the destination (a missing folder is
 /// not a missing input, so not [`DataError::NotFound`]).
-fn write_err(path: &Path, source: std::io::Error) -> DataError {
+fn write_err(path: &Path, cause: std::io::Error) -> DataError {
     DataError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 

@@ -19,14 +19,12 @@ pub enum DataError {
     )]
     NotFound { path: PathBuf },
 
-    /// Reading or writing a path failed for another reason (permissions, disk full, ...).
-    #[error(
-        "{path}: {source}; check that the path is readable (and its folder writable when writing)"
-    )]
+    /// Reading or writing a path failed for another reason (permissions, disk full, ...). The cause is part
+    /// of the message (a full disk says so and what to do), so it is not repeated as a source.
+    #[error("{path}: {}", describe_io(cause))]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// A corpus file holds no text.
@@ -115,15 +113,39 @@ pub enum DataError {
 /// The crate's result type.
 pub type Result<T, E = DataError> = std::result::Result<T, E>;
 
+/// What the lab says after the path when a write fails because the disk (or the user's quota) is full.
+pub const DISK_FULL: &str = "the disk is full (no space left on device): free some space, then run the same \
+     command again; finished work is kept and runs resume from their last checkpoint";
+
+/// Whether `e` says the disk or the user's quota is full (ENOSPC, EDQUOT).
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+    matches!(e.kind(), StorageFull | QuotaExceeded)
+}
+
+/// The message of an I/O error: [`DISK_FULL`] for a full disk, else the error and what to check.
+pub fn describe_io(e: &std::io::Error) -> String {
+    if is_disk_full(e) {
+        DISK_FULL.to_string()
+    } else {
+        format!("{e}; check that the path is readable (and its folder writable when writing)")
+    }
+}
+
 impl DataError {
     /// An I/O error at `path`; a missing file becomes [`DataError::NotFound`].
-    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+    pub fn io(path: impl AsRef<Path>, cause: std::io::Error) -> Self {
         let path = path.as_ref().to_path_buf();
-        if source.kind() == std::io::ErrorKind::NotFound {
+        if cause.kind() == std::io::ErrorKind::NotFound {
             DataError::NotFound { path }
         } else {
-            DataError::Io { path, source }
+            DataError::Io { path, cause }
         }
+    }
+
+    /// Whether this is a write that failed because the disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, DataError::Io { cause, .. } if is_disk_full(cause))
     }
 
     /// A malformed file at `path`.

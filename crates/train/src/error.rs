@@ -21,8 +21,8 @@ pub enum TrainError {
         /// The parser's message, naming the key and the allowed keys or values.
         message: String,
     },
-    /// A file or folder could not be read or written.
-    #[error("{path}: {cause}")]
+    /// A file or folder could not be read or written (a full disk says so and what to do).
+    #[error("{path}: {}", io_message(cause))]
     Io {
         /// The path.
         path: PathBuf,
@@ -43,6 +43,14 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+    /// The disk holding `path` filled up while the lab wrote there; the message says what to do.
+    #[error("{path}: {message}")]
+    DiskFull {
+        /// The file or folder being written.
+        path: PathBuf,
+        /// The free space, the space needed, and what to do.
+        message: String,
+    },
     /// A run folder holds a run that cannot be continued with this command.
     #[error("run folder {path}: {message}")]
     RunFolder {
@@ -61,7 +69,25 @@ pub enum TrainError {
     },
 }
 
+fn io_message(cause: &std::io::Error) -> String {
+    if ablate_data::is_disk_full(cause) {
+        ablate_data::DISK_FULL.to_string()
+    } else {
+        cause.to_string()
+    }
+}
+
 impl TrainError {
+    /// Whether the command failed because the disk is full (the same command resumes once space is free).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            TrainError::DiskFull { .. } => true,
+            TrainError::Io { cause, .. } => ablate_data::is_disk_full(cause),
+            TrainError::Data(e) => e.is_disk_full(),
+            _ => false,
+        }
+    }
+
     /// A [`TrainError::Spec`] for `key`.
     pub fn spec(key: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Spec {

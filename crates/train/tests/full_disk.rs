@@ -3,47 +3,14 @@
 //! Uses a small tmpfs, so it needs the right to mount one (root on Linux); elsewhere it says so and passes.
 
 mod common;
+#[path = "../../../tests/support/tmpfs.rs"]
+mod tmpfs;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use ablate_train::{RunStatus, checkpoint, pretrain};
 use common::*;
-
-/// A tmpfs mounted at a temporary folder, unmounted on drop.
-struct Tmpfs {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Option<Self> {
-        let dir = tempfile::tempdir().ok()?;
-        let path = dir.path().to_path_buf();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Self { _dir: dir, path })
-    }
-
-    fn resize(&self, size: &str) {
-        let s = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}"), "tmpfs"])
-            .arg(&self.path)
-            .status()
-            .unwrap();
-        assert!(s.success());
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.path).status();
-    }
-}
+use tmpfs::Tmpfs;
 
 fn leftovers(run: &Path) -> Vec<String> {
     std::fs::read_dir(run)
@@ -67,7 +34,7 @@ fn a_full_disk_is_named_leaves_no_half_checkpoint_and_the_run_resumes_once_space
         .expect_err("the checkpoint cannot fit in 160 kB")
         .to_string();
     assert!(
-        err.starts_with(&format!("checkpoint {}: the disk holding", run.display()))
+        err.starts_with(&format!("{}: checkpoint: the disk holding", run.display()))
             && err.contains("is full"),
         "{err}"
     );

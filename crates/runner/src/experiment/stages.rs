@@ -82,6 +82,8 @@ pub enum Outcome {
     Failed(String),
     /// Stopped by Ctrl-C; resumes on the next `ablate run`.
     Interrupted,
+    /// Failed because the disk is full (exit code [`crate::EXIT_DISK_FULL`]), with the reason.
+    DiskFull(String),
 }
 
 /// Whether `stage`'s output in the run folder `run` is complete.
@@ -254,7 +256,11 @@ pub fn run_stage(
     if status.success() && is_complete(stage, run) {
         return Ok(Outcome::Done(start.elapsed().as_secs_f64()));
     }
-    Ok(Outcome::Failed(failure_reason(&log_path, status)))
+    let reason = failure_reason(&log_path, status);
+    if status.code() == Some(crate::EXIT_DISK_FULL.into()) {
+        return Ok(Outcome::DiskFull(reason));
+    }
+    Ok(Outcome::Failed(reason))
 }
 
 /// Whether the child died of SIGINT, SIGTERM or SIGHUP (Ctrl-C reaches the whole process group, and Slurm

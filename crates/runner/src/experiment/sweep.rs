@@ -207,6 +207,10 @@ pub fn run_all(
                     if STOP.load(Ordering::SeqCst) {
                         break;
                     }
+                    // After an error (a full disk, a record that cannot be written) no new run starts.
+                    if !errors.lock().expect("errors").is_empty() {
+                        break;
+                    }
                     let Some(i) = queue.lock().expect("queue").pop_front() else {
                         break;
                     };
@@ -242,6 +246,31 @@ pub fn run_all(
     Ok(counts.into_inner().expect("counts"))
 }
 
+/// A stage that stopped because the disk is full: the sweep stops with this error (exit code
+/// [`crate::EXIT_DISK_FULL`]), since every later write would fail too.
+#[derive(Debug)]
+pub struct StageDiskFull {
+    /// The run folder.
+    pub run: PathBuf,
+    /// The stage.
+    pub stage: String,
+    /// The stage's own message, when it reached the log.
+    pub reason: String,
+}
+
+impl std::fmt::Display for StageDiskFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} stopped: ", self.run.display(), self.stage)?;
+        if self.reason.contains("is full") {
+            write!(f, "{}", self.reason)
+        } else {
+            write!(f, "{} ({})", ablate_data::DISK_FULL, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for StageDiskFull {}
+
 /// Runs every stage of one run, keeping its record up to date.
 fn one_run(
     exp: &Experiment,
@@ -276,6 +305,21 @@ fn one_run(
                 });
                 write_record(run_dir, &rec)?;
                 return Ok(RunState::Failed);
+            }
+            Outcome::DiskFull(reason) => {
+                // Every later write would fail too: the sweep stops here. The record may not fit either.
+                rec.status = RunState::Failed;
+                rec.failure = Some(StageFailure {
+                    stage: name.clone(),
+                    reason: reason.clone(),
+                });
+                let _ = write_record(run_dir, &rec);
+                return Err(StageDiskFull {
+                    run: run_dir.to_path_buf(),
+                    stage: name,
+                    reason,
+                }
+                .into());
             }
         }
     }
