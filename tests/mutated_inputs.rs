@@ -1,5 +1,5 @@
 //! Property-based tests of the readers of outside input: valid files mutated at random (bytes flipped,
-//! inserted, deleted, the file cut short; proptest, 1,000 cases per reader, more with `PROPTEST_CASES`) and
+//! inserted, deleted, the file cut short; proptest, 2,000 cases per reader, more with `PROPTEST_CASES`) and
 //! arbitrary bytes never make a reader panic, every error names the file it read, and no single allocation a
 //! reader makes exceeds 256 MiB (a size field in a damaged file must not make it ask for more; see
 //! `support/largest_alloc.rs`).
@@ -30,7 +30,7 @@ fn inputs(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn config() -> ProptestConfig {
-    mutations::config(1000)
+    mutations::config(2000)
 }
 
 fn fixture(rel: &str) -> PathBuf {

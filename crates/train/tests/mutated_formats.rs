@@ -1,7 +1,7 @@
 //! Property-based tests of the binary formats the lab writes and reads back: a token-shard folder
 //! (`index.json` and the shard files) and a checkpoint's `model.mpk` (MessagePack, read past its checksums so
 //! that the decoder itself sees the damage). Valid files mutated at random (bytes flipped, inserted, deleted,
-//! the file cut short; 300 cases per format, more with `PROPTEST_CASES`) and arbitrary bytes never make a
+//! the file cut short; 2,000 cases per format, more with `PROPTEST_CASES`) and arbitrary bytes never make a
 //! reader panic, every error names the file or folder it read, and no single allocation made while reading
 //! exceeds a bound far above what the valid file needs (a size field in a damaged file must not make a reader
 //! ask for gigabytes).
@@ -32,7 +32,7 @@ fn mutated(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn config() -> ProptestConfig {
-    mutations::config(300)
+    mutations::config(2000)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
