@@ -523,6 +523,19 @@ fn unmatched_seeds_fall_back_to_welch() {
     assert!(!nope_row.contains('†'), "{nope_row}");
 }
 
+/// Whether an SVG line is a `<line>` whose two ends are the same point.
+fn zero_length_line(l: &str) -> bool {
+    let attr = |name: &str| {
+        l.split(&format!(" {name}=\""))
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+    };
+    l.contains("<line")
+        && attr("x1").is_some()
+        && attr("x1") == attr("x2")
+        && attr("y1") == attr("y2")
+}
+
 #[test]
 fn charts_and_report_are_written() {
     let tmp = tempfile::tempdir().unwrap();
@@ -548,6 +561,12 @@ fn charts_and_report_are_written() {
             svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
             "{stem}.svg"
         );
+        // No zero-length line (a whisker of zero spread): it shows nothing and the rasteriser cannot stroke it.
+        let zero = svg
+            .lines()
+            .filter(|l| zero_length_line(l))
+            .collect::<Vec<_>>();
+        assert!(zero.is_empty(), "{stem}.svg: {zero:?}");
         // The PNG is the SVG rasterised: same width and height (PNG IHDR, big-endian at bytes 16..24).
         let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
         let (w, h) = (be(&png[16..20]), be(&png[20..24]));

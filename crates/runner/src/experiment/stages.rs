@@ -250,7 +250,7 @@ pub fn run_stage(
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    if !status.success() && (STOP.load(Ordering::SeqCst) || killed_by_ctrl_c(&status)) {
+    if !status.success() && (STOP.load(Ordering::SeqCst) || killed_by_a_stop_signal(&status)) {
         return Ok(Outcome::Interrupted);
     }
     if status.success() && is_complete(stage, run) {
@@ -265,7 +265,7 @@ pub fn run_stage(
 
 /// Whether the child died of SIGINT, SIGTERM or SIGHUP (Ctrl-C reaches the whole process group, and Slurm
 /// signals every process of a job, sometimes before our handler has run).
-fn killed_by_ctrl_c(status: &std::process::ExitStatus) -> bool {
+fn killed_by_a_stop_signal(status: &std::process::ExitStatus) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;

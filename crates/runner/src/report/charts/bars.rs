@@ -250,14 +250,17 @@ where
                 BLACK.stroke_width(2),
             )))?;
         }
-        chart.draw_series(std::iter::once(ErrorBar::new_horizontal(
-            y,
-            (m - s).max(0.0),
-            m,
-            m + s,
-            BLACK.stroke_width(2),
-            12,
-        )))?;
+        // No whisker where the spread is zero (nothing to show; a zero-length line cannot be stroked).
+        if s > 0.0 {
+            chart.draw_series(std::iter::once(ErrorBar::new_horizontal(
+                y,
+                (m - s).max(0.0),
+                m,
+                m + s,
+                BLACK.stroke_width(2),
+                12,
+            )))?;
+        }
         chart.draw_series(std::iter::once(Text::new(
             format_value(m, p.decimals),
             (m + s + x1 * 0.015, y),

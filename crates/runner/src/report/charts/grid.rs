@@ -130,7 +130,9 @@ impl Chart for GridChart {
             let xy = |p: &(usize, f64, f64)| (p.0 as f64, p.1 * s);
             let w = if *baseline { 4 } else { 2 };
             chart.draw_series(LineSeries::new(pts.iter().map(xy), col.stroke_width(w)))?;
-            chart.draw_series(pts.iter().map(|p| {
+            // No whisker where the spread is zero (one seed, or equal values): nothing to show, and a
+            // zero-length line cannot be stroked.
+            chart.draw_series(pts.iter().filter(|p| p.2 > 0.0).map(|p| {
                 let (x, m) = xy(p);
                 ErrorBar::new_vertical(x, m - p.2 * s, m, m + p.2 * s, col.stroke_width(2), 10)
             }))?;

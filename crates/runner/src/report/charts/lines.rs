@@ -274,7 +274,8 @@ impl Chart for LengthChart {
                 pts.iter().map(xy),
                 col.stroke_width(width(*baseline)),
             ))?;
-            chart.draw_series(pts.iter().map(|p| {
+            // No whisker where the spread is zero (nothing to show; a zero-length line cannot be stroked).
+            chart.draw_series(pts.iter().filter(|p| p.2 > 0.0).map(|p| {
                 let (x, m) = xy(p);
                 ErrorBar::new_vertical(
                     x,
