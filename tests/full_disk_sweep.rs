@@ -12,7 +12,7 @@ mod tmpfs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{IDS, TINY, cache, check_tensorboard, results, text};
+use common::{IDS, TINY, assert_same_results, cache, check_tensorboard, results, text};
 use tmpfs::Tmpfs;
 
 /// The exit code of a command stopped by a full disk (`ablate_runner::EXIT_DISK_FULL`).
@@ -118,19 +118,8 @@ fn a_sweep_whose_disk_fills_anywhere_stops_cleanly_and_resumes_to_the_same_resul
         disk.resize("256m");
         let o = run(&exp, &out);
         assert!(o.status.success(), "{size} bytes, resumed: {}", text(&o));
-        let got = results(&out);
-        assert_eq!(
-            want.keys().collect::<Vec<_>>(),
-            got.keys().collect::<Vec<_>>()
-        );
-        for (file, text) in &want {
-            assert!(
-                &got[file] == text,
-                "{} differs after a full disk of {size} bytes:\n--- never short\n{text}\n--- resumed\n{}",
-                file.display(),
-                got[file]
-            );
-        }
+        let after = format!("after a full disk of {size} bytes (expected: a sweep never short)");
+        assert_same_results(&want, &results(&out), &after);
         for id in IDS {
             let run = out.join("runs").join(id);
             check_tensorboard(&run.join("pretrain"));

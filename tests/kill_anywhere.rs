@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TINY, ablate, cache, children_of, results, text};
+use common::{TINY, ablate, assert_same_results, cache, children_of, results, text};
 
 /// The subcommand of the sweep's running stage (`train`, `finetune`, `eval`, `attention`), or `run` when the
 /// sweep itself is working (planning, the report).
@@ -116,19 +116,8 @@ fn a_sweep_killed_anywhere_ends_with_the_results_of_an_uninterrupted_one() {
             "no kill during {stage}: {kills:?}"
         );
     }
-    let (want, got) = (results(&reference), results(&out));
-    assert_eq!(
-        want.keys().collect::<Vec<_>>(),
-        got.keys().collect::<Vec<_>>()
-    );
-    for (file, text) in &want {
-        assert!(
-            &got[file] == text,
-            "{} differs after the kills {kills:?}:\n--- uninterrupted\n{text}\n--- killed\n{}",
-            file.display(),
-            got[file]
-        );
-    }
+    let after = format!("after the kills {kills:?} (expected: an uninterrupted sweep)");
+    assert_same_results(&results(&reference), &results(&out), &after);
     // TensorBoard shows what metrics.csv holds, however often the runs were killed and resumed.
     for id in common::IDS {
         let run = out.join("runs").join(id);

@@ -186,6 +186,28 @@ pub fn results(dir: &Path) -> BTreeMap<PathBuf, String> {
     out
 }
 
+/// Asserts that two [`results`] hold the same files with the same text; `after` says what happened to `got`
+/// (it ends the failure message, which shows both texts of the first file that differs).
+pub fn assert_same_results(
+    want: &BTreeMap<PathBuf, String>,
+    got: &BTreeMap<PathBuf, String>,
+    after: &str,
+) {
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>(),
+        "{after}"
+    );
+    for (file, text) in want {
+        assert!(
+            &got[file] == text,
+            "{} differs {after}:\n--- expected\n{text}\n--- got\n{}",
+            file.display(),
+            got[file]
+        );
+    }
+}
+
 /// Checks that the TensorBoard event files of the run folder `dir` (`pretrain/` or `finetune/<task>/`) hold
 /// every CRC-checked record and, as TensorBoard would show them (session starts applied), exactly the values
 /// of `metrics.csv`: `train/<column>` for train rows, `valid/<x>` / `test/<x>` for evaluations. Returns the
