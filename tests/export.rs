@@ -1,6 +1,7 @@
 //! `ablate export` end to end: tiny `ablate train` runs exported as HF folders; `ablate encode` on the export
 //! gives the hidden states the lab computes for the run; an EMD run warns that its decoder is dropped; a Shaw
-//! run is refused naming the scheme; an existing --out is refused unless --force.
+//! run is refused naming the scheme; an existing --out is refused unless --force; a damaged checkpoint is
+//! named (its checksums) and nothing is written.
 
 mod common;
 
@@ -239,4 +240,34 @@ fn a_shaw_run_is_refused_naming_the_scheme() {
     let o = export(tmp.path(), &out, &[]);
     assert!(!o.status.success());
     assert!(text(&o).contains("spec.resolved.toml"), "{}", text(&o));
+}
+
+#[test]
+fn a_damaged_checkpoint_is_named_and_nothing_is_exported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = train(tmp.path(), "bert");
+    let ckpt = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("ckpt-")
+        })
+        .unwrap();
+    let model = ckpt.join("model.mpk");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(&model, bytes).unwrap();
+    let out = tmp.path().join("hf-bert");
+    let o = export(&run, &out, &[]);
+    let msg = text(&o);
+    assert!(!o.status.success(), "{msg}");
+    assert!(
+        msg.contains("model.mpk") && msg.contains("checksums.json") && !msg.contains("panicked"),
+        "{msg}"
+    );
+    assert!(!out.exists());
 }
