@@ -2,7 +2,9 @@
 //! experiment folder.
 
 pub mod plan;
+mod problems;
 pub mod record;
 pub mod spec;
 pub mod stages;
 pub mod sweep;
+mod variants;
