@@ -3,11 +3,15 @@
 //! (MLM or classification heads, buffers) are ignored; a missing tensor or a shape mismatch is an error that
 //! names the tensor. HF BERT checkpoints (`model_type = "bert"`) load by their own table ([`BERT_NAME_TABLE`]).
 
+use std::collections::HashSet;
 use std::path::Path;
 
+use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Element, Tensor};
 use burn_store::{
-    ApplyResult, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+    ApplyResult, KeyRemapper, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore,
+    SafetensorsStore,
 };
 
 use super::config::model_config_and_arch;
@@ -115,26 +119,89 @@ pub fn load_checkpoint<B: Backend>(
             path: config_path.clone(),
             source,
         })?;
-    let loaded = if weights.ends_with("model.safetensors") {
+    let result = if weights.ends_with("model.safetensors") {
         let mut store = SafetensorsStore::from_file(&weights)
             .remap(remapper(arch))
             .with_from_adapter(PyTorchToBurnAdapter)
             .skip_enum_variants(true)
             .allow_partial(true);
-        model.load_from(&mut store).map_err(|e| e.to_string())
+        apply(&mut model, &mut store, &weights, arch)?
     } else {
         let mut store = PytorchStore::from_file(&weights)
             .remap(remapper(arch))
             .skip_enum_variants(true)
             .allow_partial(true);
-        model.load_from(&mut store).map_err(|e| e.to_string())
+        apply(&mut model, &mut store, &weights, arch)?
     };
-    let result = loaded.map_err(|message| CheckpointError::BadTensor {
-        path: weights.clone(),
-        message,
-    })?;
     check(&weights, &result, arch)?;
-    Ok((model, config))
+    // Weights saved in half precision (f16, bf16) load in their own type; the model computes in the backend's.
+    let mut widen = ToFloatType(<B::FloatElem as Element>::dtype());
+    Ok((model.map(&mut widen), config))
+}
+
+/// Loads `store` into `model`, after refusing by name any tensor the model would take whose values are not
+/// floating point (burn-store would stop on it with a panic).
+fn apply<B: Backend, S: ModuleStore>(
+    model: &mut Model<B>,
+    store: &mut S,
+    weights: &Path,
+    arch: HfArch,
+) -> Result<ApplyResult, CheckpointError> {
+    let bad = |message: String| CheckpointError::BadTensor {
+        path: weights.to_owned(),
+        message,
+    };
+    // The model's parameter paths, with the PyTorch names burn-store also accepts for LayerNorm's.
+    let mut params = HashSet::new();
+    for p in model
+        .collect(None, None, true)
+        .iter()
+        .map(|s| s.full_path())
+    {
+        let alt = (p.strip_suffix(".gamma").map(|b| format!("{b}.weight")))
+            .or_else(|| p.strip_suffix(".beta").map(|b| format!("{b}.bias")));
+        params.extend(alt);
+        params.insert(p);
+    }
+    let name_of = |p: &str| match arch {
+        HfArch::DebertaV2 => hf_name(p),
+        HfArch::Bert => bert_hf_name(p),
+    };
+    let not_float: Vec<String> = store
+        .get_all_snapshots()
+        .map_err(|e| bad(e.to_string()))?
+        .iter()
+        .filter(|(name, s)| !s.dtype.is_float() && params.contains(*name))
+        .map(|(name, s)| format!("`{}` ({:?})", name_of(name), s.dtype))
+        .collect();
+    if !not_float.is_empty() {
+        let more = match not_float.len() {
+            n if n > 5 => format!(" and {} more", n - 5),
+            _ => String::new(),
+        };
+        return Err(bad(format!(
+            "tensor(s) {}{more} do not hold floating-point values, which the model's weights are (f32, f16 \
+             or bf16); the file is damaged or holds something else",
+            not_float[..not_float.len().min(5)].join(", ")
+        )));
+    }
+    model.load_from(store).map_err(|e| bad(e.to_string()))
+}
+
+/// Casts every float parameter to one type (HF checkpoints saved in f16 or bf16 are widened to the backend's
+/// f32 exactly; mixed types would stop the first operation).
+struct ToFloatType(DType);
+
+impl<B: Backend> ModuleMapper<B> for ToFloatType {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, tensor, mapper) = param.consume();
+        let tensor = if tensor.dtype() == self.0 {
+            tensor
+        } else {
+            tensor.cast(self.0)
+        };
+        Param::from_mapped_value(id, tensor, mapper)
+    }
 }
 
 /// Refuses a config whose model cannot fit in the weights file beside it, before that model is built (and its
