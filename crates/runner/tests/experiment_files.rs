@@ -230,3 +230,34 @@ fn a_corpus_path_relative_to_the_experiment_file_becomes_absolute_in_every_run_s
         );
     }
 }
+
+#[test]
+fn a_plan_past_the_run_limit_is_refused_before_it_is_built() {
+    use ablate_runner::experiment::spec::MAX_RUNS;
+    // 30^8 grid points: building them (and a run spec each) would take all memory.
+    let values = (1..=30)
+        .map(|i| format!("{i}e-5"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut text = "baseline = \"bert\"\nseeds = [1]\n[[variants]]\nname = \"bert\"\npreset = \"bert\"\n[grid]\n"
+        .to_string();
+    for key in ["lr", "weight_decay", "beta1", "beta2", "eps", "a", "b", "c"] {
+        text.push_str(&format!("\"optimiser.{key}\" = [{values}]\n"));
+    }
+    let start = std::time::Instant::now();
+    let p = problems(&text);
+    assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+    assert!(has(&p, "grid", "expands to 656100000000 runs"), "{p}");
+    // At the limit itself the plan is fine as far as its size goes.
+    let n = MAX_RUNS as usize;
+    let seeds = (1..=n)
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let at_limit = format!(
+        "baseline = \"bert\"\nseeds = [{seeds}]\n[[variants]]\nname = \"bert\"\npreset = \"bert\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let exp = parse(&write(dir.path(), "at_limit.toml", &at_limit)).unwrap();
+    assert_eq!(exp.seeds.len(), n);
+}

@@ -156,6 +156,10 @@ const TOP_KEYS: [&str; 10] = [
     "attention",
 ];
 
+/// The most runs one experiment file may expand to (variants x grid points x seeds): the plan is checked
+/// before it is built, so a file cannot make the lab build an unbounded list.
+pub const MAX_RUNS: u64 = 10_000;
+
 /// Whether `s` can name a folder: letters, digits, `-`, `_` and `.`, not starting with `.`.
 pub fn is_folder_safe(s: &str) -> bool {
     !s.is_empty()
@@ -303,6 +307,21 @@ pub fn parse(path: &Path) -> Result<Experiment, Problems> {
         }
     };
     let grid = parse_grid(table.remove("grid"), &mut problem);
+    let runs = grid
+        .iter()
+        .try_fold((variants.len() * seeds.len()) as u64, |n, (_, values)| {
+            n.checked_mul(values.len() as u64)
+        });
+    if runs.is_none_or(|n| n > MAX_RUNS) {
+        let count = runs.map_or("more than 2^64".to_string(), |n| n.to_string());
+        problem(
+            "grid",
+            format!(
+                "the experiment expands to {count} runs (variants x grid points x seeds), more than the \
+                 {MAX_RUNS} one file may hold; use fewer values, or split it into several experiment files"
+            ),
+        );
+    }
     let finetune = section::<FinetuneSection>(table.remove("finetune"), "finetune", &mut problem);
     if let Some(f) = &finetune
         && f.tasks.is_empty()
