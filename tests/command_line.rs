@@ -144,3 +144,36 @@ fn completion_scripts_load_in_their_shells() {
     let bad = ablate(&["completions", "tcsh"]);
     assert!(!bad.status.success());
 }
+
+#[test]
+fn a_model_too_large_for_the_machine_is_refused_before_it_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("huge.toml");
+    // At least 2 * 10^11 parameters, 3 TiB to train: more than any machine this runs on has available.
+    std::fs::write(
+        &spec,
+        "steps = 10\nbatch_size = 4\n[optimiser]\nwarmup_steps = 1\n[model]\npreset = \"bert\"\n\
+         hidden_size = 65536\nnum_hidden_layers = 4\nnum_attention_heads = 4\nintermediate_size = 262144\n\
+         max_position_embeddings = 64\n[data]\nmax_len = 32\n[data.tokenizer]\nvocab_size = 500\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let start = std::time::Instant::now();
+    let o = ablate(&[
+        "train",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let msg = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{msg}");
+    assert!(
+        msg.contains("huge.toml")
+            && msg.contains("model.hidden_size 65536")
+            && msg.contains("MemAvailable")
+            && !msg.contains("memory allocation"),
+        "{msg}"
+    );
+    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+    assert!(!out.exists());
+}

@@ -140,6 +140,16 @@ impl ModelConfig {
             .unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
     }
 
+    /// A lower bound on the number of parameters: the word embeddings and each layer's attention and
+    /// feed-forward matrices (position tables, biases, norms and heads left out). Checks that must never
+    /// refuse a model that would fit use it.
+    pub fn least_parameter_count(&self) -> u128 {
+        let (h, i) = (self.hidden_size as u128, self.intermediate_size as u128);
+        let heads = (self.num_attention_heads as u128) * (self.head_size() as u128);
+        let per_layer = 4 * h * heads + 2 * h * i;
+        (self.vocab_size as u128) * h + (self.num_hidden_layers as u128) * per_layer
+    }
+
     /// The sizes the position scheme is built from.
     pub fn dims(&self) -> Dims {
         Dims {

@@ -164,6 +164,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     let mut spec = RunSpec::from_toml_file(&args.spec)?;
     let device = args.device.unwrap_or(spec.device.into());
     spec.device = device.into();
+    if device == DeviceChoice::Cpu {
+        crate::memory::check_training_fits(&spec.model.config, &args.spec)?;
+    }
     let opts = args.opts.train_options();
     let summary: PretrainSummary = crate::with_backend!(device, |B, dev| {
         ablate_train::pretrain::<Autodiff<B>>(&spec, &args.out, &dev, &opts)

@@ -11,6 +11,7 @@ mod cmd_train;
 mod device;
 pub mod encode;
 pub mod experiment;
+mod memory;
 pub mod report;
 pub mod slurm;
 

@@ -219,10 +219,7 @@ fn check_fits(
             source,
         })?
         .len() as u128;
-    let (h, i) = (config.hidden_size as u128, config.intermediate_size as u128);
-    let heads = (config.num_attention_heads as u128) * (config.head_size() as u128);
-    let per_layer = 4 * h * heads + 2 * h * i;
-    let least = (config.vocab_size as u128) * h + (config.num_hidden_layers as u128) * per_layer;
+    let least = config.least_parameter_count();
     if least * 2 > file_len {
         return Err(CheckpointError::BadConfig {
             path: config_path.to_owned(),
