@@ -155,7 +155,7 @@ impl AtomicDir {
     /// folder this crate did not write is never deleted.
     pub fn create(dest: &Path, marker: &'static str) -> Result<Self> {
         let parent = parent_of(dest)?;
-        std::fs::create_dir_all(parent).at(parent)?;
+        std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
         if dest.exists() && !dest.join(marker).is_file() {
             return Err(DataError::format(
                 dest,
@@ -172,7 +172,7 @@ impl AtomicDir {
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{name}.tmp-"))
             .tempdir_in(parent)
-            .at(parent)?;
+            .map_err(|e| write_err(parent, e))?;
         Ok(AtomicDir {
             tmp,
             dest: dest.to_path_buf(),

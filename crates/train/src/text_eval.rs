@@ -130,9 +130,14 @@ pub fn check_text_eval(run_dir: &Path, opts: &TextEvalOptions) -> Result<Pretrai
     let run = PretrainedRun::open(run_dir)?;
     match &opts.text {
         EvalText::File(path) if !path.is_file() => {
+            let what = if path.exists() {
+                "not a regular file (a folder, device or pipe); give a UTF-8 text file"
+            } else {
+                "no such file; give a UTF-8 text file"
+            };
             return Err(TrainError::input(
                 format!("--text {}", path.display()),
-                "no such file; give a UTF-8 text file",
+                what,
             ));
         }
         EvalText::Split { split, .. } if *split == Split::Train => {
