@@ -3,7 +3,7 @@
 //! (MLM or classification heads, buffers) are ignored; a missing tensor or a shape mismatch is an error that
 //! names the tensor. HF BERT checkpoints (`model_type = "bert"`) load by their own table ([`BERT_NAME_TABLE`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use burn::module::{Module, ModuleMapper, Param};
@@ -11,7 +11,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Element, Tensor};
 use burn_store::{
     ApplyResult, KeyRemapper, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore,
-    SafetensorsStore,
+    SafetensorsStore, TensorSnapshot,
 };
 
 use super::config::model_config_and_arch;
@@ -96,96 +96,192 @@ pub fn load_checkpoint<B: Backend>(
     let (config, arch) = model_config_and_arch(&text, &config_path)?;
     let safetensors = dir.join("model.safetensors");
     let torch = dir.join("pytorch_model.bin");
-    let weights = if safetensors.is_file() {
-        safetensors
-    } else if torch.is_file() {
-        torch
-    } else {
-        return Err(CheckpointError::NoWeights {
-            dir: dir.to_owned(),
-        });
+    let checkpoint = Checkpoint {
+        config,
+        config_path,
+        arch,
     };
-    if weights.ends_with("pytorch_model.bin") {
-        // Before anything else reads it: its sizes are checked against the file's, and a pickle that calls
-        // a global is refused here, naming the global.
-        super::torch_file::check(&weights).map_err(|message| CheckpointError::BadTensor {
-            path: weights.clone(),
-            message,
-        })?;
-    }
-    check_fits(&config, &config_path, &weights)?;
-    let mut model =
-        Model::<B>::new(&config, device).map_err(|source| CheckpointError::Invalid {
-            path: config_path.clone(),
-            source,
-        })?;
-    let result = if weights.ends_with("model.safetensors") {
-        let mut store = SafetensorsStore::from_file(&weights)
+    if safetensors.is_file() {
+        let store = SafetensorsStore::from_file(&safetensors)
             .remap(remapper(arch))
             .with_from_adapter(PyTorchToBurnAdapter)
             .skip_enum_variants(true)
             .allow_partial(true);
-        apply(&mut model, &mut store, &weights, arch)?
-    } else {
-        let mut store = PytorchStore::from_file(&weights)
+        checkpoint.load(store, &safetensors, device)
+    } else if torch.is_file() {
+        // Its format and every length in its pickle are checked before burn-store reads it.
+        super::torch_file::check(&torch).map_err(|message| CheckpointError::BadTensor {
+            path: torch.clone(),
+            message,
+        })?;
+        let store = PytorchStore::from_file(&torch)
             .remap(remapper(arch))
             .skip_enum_variants(true)
             .allow_partial(true);
-        apply(&mut model, &mut store, &weights, arch)?
-    };
-    check(&weights, &result, arch)?;
-    // Weights saved in half precision (f16, bf16) load in their own type; the model computes in the backend's.
-    let mut widen = ToFloatType(<B::FloatElem as Element>::dtype());
-    Ok((model.map(&mut widen), config))
+        checkpoint.load(store, &torch, device)
+    } else {
+        Err(CheckpointError::NoWeights {
+            dir: dir.to_owned(),
+        })
+    }
 }
 
-/// Loads `store` into `model`, after refusing by name any tensor the model would take whose values are not
-/// floating point (burn-store would stop on it with a panic).
-fn apply<B: Backend, S: ModuleStore>(
-    model: &mut Model<B>,
-    store: &mut S,
-    weights: &Path,
+/// A checkpoint's config, read; its weights come from a burn-store store.
+struct Checkpoint {
+    config: ModelConfig,
+    config_path: std::path::PathBuf,
     arch: HfArch,
-) -> Result<ApplyResult, CheckpointError> {
-    let bad = |message: String| CheckpointError::BadTensor {
-        path: weights.to_owned(),
-        message,
-    };
-    // The model's parameter paths, with the PyTorch names burn-store also accepts for LayerNorm's.
-    let mut params = HashSet::new();
-    for p in model
-        .collect(None, None, true)
-        .iter()
-        .map(|s| s.full_path())
-    {
-        let alt = (p.strip_suffix(".gamma").map(|b| format!("{b}.weight")))
-            .or_else(|| p.strip_suffix(".beta").map(|b| format!("{b}.bias")));
-        params.extend(alt);
-        params.insert(p);
+}
+
+impl Checkpoint {
+    /// The HF name of one of the lab's module paths, for error messages.
+    fn hf_name(&self, path: &str) -> String {
+        match self.arch {
+            HfArch::DebertaV2 => hf_name(path),
+            HfArch::Bert => bert_hf_name(path),
+        }
     }
-    let name_of = |p: &str| match arch {
-        HfArch::DebertaV2 => hf_name(p),
-        HfArch::Bert => bert_hf_name(p),
-    };
-    let not_float: Vec<String> = store
-        .get_all_snapshots()
-        .map_err(|e| bad(e.to_string()))?
-        .iter()
-        .filter(|(name, s)| !s.dtype.is_float() && params.contains(*name))
-        .map(|(name, s)| format!("`{}` ({:?})", name_of(name), s.dtype))
-        .collect();
-    if !not_float.is_empty() {
+
+    /// Reads the store's tensor list (a pickle that calls a global is refused here, naming it) and checks
+    /// every size in it against the weights file, then the config against the file, before the model is
+    /// built; then refuses non-float weights by name, loads, checks that nothing is missing, and widens
+    /// half-precision weights to the backend's float type.
+    fn load<B: Backend, S: ModuleStore>(
+        self,
+        mut store: S,
+        weights: &Path,
+        device: &B::Device,
+    ) -> Result<(Model<B>, ModelConfig), CheckpointError> {
+        let bad = |message: String| CheckpointError::BadTensor {
+            path: weights.to_owned(),
+            message,
+        };
+        let file_len = std::fs::metadata(weights)
+            .map_err(|source| CheckpointError::Io {
+                path: weights.to_owned(),
+                source,
+            })?
+            .len();
+        let snapshots = store.get_all_snapshots().map_err(|e| bad(e.to_string()))?;
+        // burn-store allocates a tensor's declared size when its data is read.
+        for (name, s) in snapshots {
+            let bytes =
+                (s.shape.iter()).try_fold(s.dtype.size() as u64, |n, &d| n.checked_mul(d as u64));
+            if bytes.is_none_or(|b| b > file_len) {
+                return Err(bad(format!(
+                    "tensor `{}` declares shape {:?} of {:?}, more than the file's {file_len} bytes can hold; \
+                     the file is damaged",
+                    self.hf_name(name),
+                    s.shape.as_slice(),
+                    s.dtype
+                )));
+            }
+        }
+        self.check_fits(weights, file_len)?;
+        let mut model =
+            Model::<B>::new(&self.config, device).map_err(|source| CheckpointError::Invalid {
+                path: self.config_path.clone(),
+                source,
+            })?;
+        self.check_float_types(&model, snapshots, weights)?;
+        let result = model
+            .load_from(&mut store)
+            .map_err(|e| bad(e.to_string()))?;
+        self.check(weights, &result)?;
+        let mut widen = ToFloatType(<B::FloatElem as Element>::dtype());
+        Ok((model.map(&mut widen), self.config))
+    }
+
+    /// Refuses by name any tensor the model would take whose values are not floating point (burn-store would
+    /// stop on it with a panic).
+    fn check_float_types<B: Backend>(
+        &self,
+        model: &Model<B>,
+        snapshots: &BTreeMap<String, TensorSnapshot>,
+        weights: &Path,
+    ) -> Result<(), CheckpointError> {
+        // The model's parameter paths, with the PyTorch names burn-store also accepts for LayerNorm's.
+        let mut params = HashSet::new();
+        for p in model
+            .collect(None, None, true)
+            .iter()
+            .map(|s| s.full_path())
+        {
+            let alt = (p.strip_suffix(".gamma").map(|b| format!("{b}.weight")))
+                .or_else(|| p.strip_suffix(".beta").map(|b| format!("{b}.bias")));
+            params.extend(alt);
+            params.insert(p);
+        }
+        let not_float: Vec<String> = snapshots
+            .iter()
+            .filter(|(name, s)| !s.dtype.is_float() && params.contains(*name))
+            .map(|(name, s)| format!("`{}` ({:?})", self.hf_name(name), s.dtype))
+            .collect();
+        if not_float.is_empty() {
+            return Ok(());
+        }
         let more = match not_float.len() {
             n if n > 5 => format!(" and {} more", n - 5),
             _ => String::new(),
         };
-        return Err(bad(format!(
-            "tensor(s) {}{more} do not hold floating-point values, which the model's weights are (f32, f16 \
-             or bf16); the file is damaged or holds something else",
-            not_float[..not_float.len().min(5)].join(", ")
-        )));
+        Err(CheckpointError::BadTensor {
+            path: weights.to_owned(),
+            message: format!(
+                "tensor(s) {}{more} do not hold floating-point values, which the model's weights are (f32, \
+                 f16 or bf16); the file is damaged or holds something else",
+                not_float[..not_float.len().min(5)].join(", ")
+            ),
+        })
     }
-    model.load_from(store).map_err(|e| bad(e.to_string()))
+
+    /// Refuses a config whose model cannot fit in the weights file beside it, before that model is built
+    /// (and its memory asked for): the word embeddings and each layer's attention and feed-forward matrices
+    /// alone, at two bytes per value (the narrowest type HF saves), must fit in the file. A damaged size in
+    /// `config.json` is then reported instead of allocated.
+    fn check_fits(&self, weights: &Path, file_len: u64) -> Result<(), CheckpointError> {
+        let config = &self.config;
+        let least = config.least_parameter_count();
+        if least * 2 > file_len as u128 {
+            return Err(CheckpointError::BadConfig {
+                path: self.config_path.clone(),
+                message: format!(
+                    "it declares a model of at least {least} values (vocab_size {}, hidden_size {}, {} layers, \
+                     intermediate_size {}), more than {} ({file_len} bytes) can hold; config.json and the \
+                     weights do not belong together, or one of them is damaged",
+                    config.vocab_size,
+                    config.hidden_size,
+                    config.num_hidden_layers,
+                    config.intermediate_size,
+                    weights.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every tensor the model needs was found, with its shape.
+    fn check(&self, path: &Path, result: &ApplyResult) -> Result<(), CheckpointError> {
+        if let Some(e) = result.errors.first() {
+            return Err(CheckpointError::BadTensor {
+                path: path.to_owned(),
+                message: format!(
+                    "{e} (HF names: the lab's path maps back to `{}`)",
+                    self.hf_name(&error_path(e))
+                ),
+            });
+        }
+        if !result.missing.is_empty() {
+            return Err(CheckpointError::MissingTensors {
+                path: path.to_owned(),
+                names: result
+                    .missing
+                    .iter()
+                    .map(|(p, _)| self.hf_name(p))
+                    .collect(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Casts every float parameter to one type (HF checkpoints saved in f16 or bf16 are widened to the backend's
@@ -202,63 +298,6 @@ impl<B: Backend> ModuleMapper<B> for ToFloatType {
         };
         Param::from_mapped_value(id, tensor, mapper)
     }
-}
-
-/// Refuses a config whose model cannot fit in the weights file beside it, before that model is built (and its
-/// memory asked for): the word embeddings and each layer's attention and feed-forward matrices alone, at two
-/// bytes per value (the narrowest type HF saves), must fit in the file. A damaged size in `config.json` is
-/// then reported instead of allocated.
-fn check_fits(
-    config: &ModelConfig,
-    config_path: &Path,
-    weights: &Path,
-) -> Result<(), CheckpointError> {
-    let file_len = std::fs::metadata(weights)
-        .map_err(|source| CheckpointError::Io {
-            path: weights.to_owned(),
-            source,
-        })?
-        .len() as u128;
-    let least = config.least_parameter_count();
-    if least * 2 > file_len {
-        return Err(CheckpointError::BadConfig {
-            path: config_path.to_owned(),
-            message: format!(
-                "it declares a model of at least {least} values (vocab_size {}, hidden_size {}, {} layers, \
-                 intermediate_size {}), more than {} ({file_len} bytes) can hold; config.json and the weights \
-                 do not belong together, or one of them is damaged",
-                config.vocab_size,
-                config.hidden_size,
-                config.num_hidden_layers,
-                config.intermediate_size,
-                weights.display()
-            ),
-        });
-    }
-    Ok(())
-}
-
-fn check(path: &Path, result: &ApplyResult, arch: HfArch) -> Result<(), CheckpointError> {
-    let name_of = |p: &str| match arch {
-        HfArch::DebertaV2 => hf_name(p),
-        HfArch::Bert => bert_hf_name(p),
-    };
-    if let Some(e) = result.errors.first() {
-        return Err(CheckpointError::BadTensor {
-            path: path.to_owned(),
-            message: format!(
-                "{e} (HF names: the lab's path maps back to `{}`)",
-                name_of(&error_path(e))
-            ),
-        });
-    }
-    if !result.missing.is_empty() {
-        return Err(CheckpointError::MissingTensors {
-            path: path.to_owned(),
-            names: result.missing.iter().map(|(p, _)| name_of(p)).collect(),
-        });
-    }
-    Ok(())
 }
 
 fn error_path(e: &burn_store::ApplyError) -> String {

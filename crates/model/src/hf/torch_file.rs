@@ -1,15 +1,17 @@
 //! Checks a `pytorch_model.bin` before burn-store reads it, so that no size field in the file can make the
 //! reader ask for more memory than the file could hold.
 //!
-//! burn-store's pickle reader allocates the lengths it reads (`BINUNICODE`, `BINBYTES` and kin) and the
-//! tensor shapes it finds before it knows whether the file holds that many bytes. This check walks the file
-//! first, with every length and shape bounded by the file's size:
+//! burn-store's pickle reader allocates the lengths it reads (`BINUNICODE`, `BINBYTES` and kin) before it
+//! knows whether the file holds that many bytes. This check walks the file first, with every length bounded
+//! by the file's size:
 //! - only the zip format is accepted (what `torch.save` writes since PyTorch 1.6, and what HF checkpoints
 //!   use); the older sequential-pickle and tar formats are refused with a way out (re-save, or convert to
 //!   `model.safetensors`), as is a zip whose entries declare more bytes than the file has;
 //! - the pickle (`data.pkl`) is walked opcode by opcode: each length must fit in the bytes left, an unknown
-//!   opcode or a missing `STOP` is an error;
-//! - each tensor's declared shape times its element size must fit in the file.
+//!   opcode or a missing `STOP` is an error.
+//!
+//! The tensors' declared shapes are checked against the file's size by the loader, for every weights format
+//! (`super::load`), before any tensor's data is read.
 //!
 //! Nothing is executed: the walk only reads opcodes, and burn-store's reader builds no Python objects.
 
@@ -69,30 +71,7 @@ pub fn check(path: &Path) -> Result<(), Refusal> {
         .take(file_len)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("data.pkl: {e}"))?;
-    walk_pickle(&bytes).map_err(|e| format!("data.pkl: {e}"))?;
-    check_shapes(path, file_len)
-}
-
-/// Each tensor's declared bytes must fit in the file (burn-store allocates a tensor's declared size).
-fn check_shapes(path: &Path, file_len: u64) -> Result<(), Refusal> {
-    let reader = burn_store::pytorch::PytorchReader::new(path).map_err(|e| e.to_string())?;
-    for (name, snapshot) in reader.tensors() {
-        let bytes = snapshot
-            .shape
-            .iter()
-            .try_fold(snapshot.dtype.size() as u64, |acc, &d| {
-                acc.checked_mul(d as u64)
-            });
-        if bytes.is_none_or(|b| b > file_len) {
-            return Err(format!(
-                "tensor `{name}` declares shape {:?} of {:?}, more than the file's {file_len} bytes can hold; \
-                 the file is damaged",
-                snapshot.shape.as_slice(),
-                snapshot.dtype
-            ));
-        }
-    }
-    Ok(())
+    walk_pickle(&bytes).map_err(|e| format!("data.pkl: {e}"))
 }
 
 /// How an opcode's argument is laid out (pickletools' argument descriptors, reduced to their sizes).
