@@ -117,6 +117,12 @@ pub type Result<T, E = DataError> = std::result::Result<T, E>;
 pub const DISK_FULL: &str = "the disk is full (no space left on device): free some space, then run the same \
      command again; finished work is kept and runs resume from their last checkpoint";
 
+/// Whether a message already says the disk is full: [`DISK_FULL`] and the checkpoint writer's "the disk
+/// holding DIR is full (...)" both do, so a caller need not add [`DISK_FULL`] again.
+pub fn tells_disk_full(message: &str) -> bool {
+    message.contains("is full")
+}
+
 /// Whether `e` says the disk or the user's quota is full (ENOSPC, EDQUOT).
 pub fn is_disk_full(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::{QuotaExceeded, StorageFull};

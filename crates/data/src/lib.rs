@@ -33,7 +33,9 @@ mod wordnet;
 pub use atomic::{AtomicDir, AtomicFile, read_json, write_bytes, write_file, write_json};
 pub use batcher::{BatchConfig, DataCursor, MlmBatch, MlmBatcher, PackedSequences};
 pub use corpus::{Corpus, CorpusStats, Passage, Passages, bundled_corpus_path};
-pub use error::{DISK_FULL, DataError, INSTALL_HINT, Result, describe_io, is_disk_full};
+pub use error::{
+    DISK_FULL, DataError, INSTALL_HINT, Result, describe_io, is_disk_full, tells_disk_full,
+};
 pub use eval::EvalBatches;
 pub use masking::{IGNORE_LABEL, Masker, MaskingConfig};
 pub use permutation::Permutation;

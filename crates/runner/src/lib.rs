@@ -37,7 +37,7 @@ pub fn cli_main() -> ExitCode {
             use std::io::Write;
             let mut message = format!("{e:#}");
             let full = is_disk_full(&e);
-            if full && !message.contains(ablate_data::DISK_FULL) && !message.contains("is full") {
+            if full && !ablate_data::tells_disk_full(&message) {
                 message = format!("{message}: {}", ablate_data::DISK_FULL);
             }
             // Not eprintln!: stderr may be a file on the disk that just filled up, and eprintln! panics when

@@ -84,16 +84,18 @@ where
         // Model and optimiser state: about three f32 copies of the parameters.
         let needed = model.num_params() as u64 * 12;
         return Err(match crate::fsutil::full_disk_note(run_dir, needed) {
-            // The note says it all when the cause was already told as a full disk; burn's record writer
-            // tells it as a MessagePack error, worth quoting.
-            Some(note) if e.is_disk_full() => TrainError::DiskFull {
-                path: run_dir.to_path_buf(),
-                message: format!("checkpoint: {note}"),
-            },
-            Some(note) => TrainError::DiskFull {
-                path: run_dir.to_path_buf(),
-                message: format!("checkpoint: {note}. The write failed with: {e}"),
-            },
+            Some(note) => {
+                // burn's record writer tells a full disk as a MessagePack error, worth quoting; a cause
+                // already told as a full disk would only repeat the note.
+                let cause = match e.is_disk_full() {
+                    true => String::new(),
+                    false => format!(". The write failed with: {e}"),
+                };
+                TrainError::DiskFull {
+                    path: run_dir.to_path_buf(),
+                    message: format!("checkpoint: {note}{cause}"),
+                }
+            }
             None => e,
         });
     }

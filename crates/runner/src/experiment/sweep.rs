@@ -261,7 +261,7 @@ pub struct StageDiskFull {
 impl std::fmt::Display for StageDiskFull {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {} stopped: ", self.run.display(), self.stage)?;
-        if self.reason.contains("is full") {
+        if ablate_data::tells_disk_full(&self.reason) {
             write!(f, "{}", self.reason)
         } else {
             write!(f, "{} ({})", ablate_data::DISK_FULL, self.reason)
