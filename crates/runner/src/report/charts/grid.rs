@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::legend::{self, Entry, Key};
-use super::{AXIS, Chart, LABEL, TITLE, TickAxis, colour, padded, variant_label};
+use super::{AXIS, Chart, LABEL, TITLE, TickAxis, colour, mean_series, padded, variant_label};
 use crate::report::aggregate::Summary;
 use crate::report::collect::Experiment;
 use crate::report::metrics::MetricKind;
@@ -126,17 +126,8 @@ impl Chart for GridChart {
             .light_line_style(RGBColor(244, 244, 244))
             .draw()?;
         for (_, col, baseline, pts) in &self.lines {
-            let col = *col;
-            let xy = |p: &(usize, f64, f64)| (p.0 as f64, p.1 * s);
-            let w = if *baseline { 4 } else { 2 };
-            chart.draw_series(LineSeries::new(pts.iter().map(xy), col.stroke_width(w)))?;
-            // No whisker where the spread is zero (one seed, or equal values): nothing to show, and a
-            // zero-length line cannot be stroked.
-            chart.draw_series(pts.iter().filter(|p| p.2 > 0.0).map(|p| {
-                let (x, m) = xy(p);
-                ErrorBar::new_vertical(x, m - p.2 * s, m, m + p.2 * s, col.stroke_width(2), 10)
-            }))?;
-            chart.draw_series(pts.iter().map(|p| Circle::new(xy(p), 4, col.filled())))?;
+            let points: Vec<_> = pts.iter().map(|p| (p.0 as f64, p.1 * s, p.2 * s)).collect();
+            mean_series(&mut chart, &points, *col, if *baseline { 4 } else { 2 })?;
         }
         root.draw_text(
             "points: mean over seeds; whiskers: 95% CI of the mean",

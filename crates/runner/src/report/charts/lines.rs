@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::legend::{self, Entry, Key};
-use super::{AXIS, Chart, LABEL, TITLE, TickAxis, colour, padded, variant_label};
+use super::{AXIS, Chart, LABEL, TITLE, TickAxis, colour, mean_series, padded, variant_label};
 use crate::report::aggregate::Summary;
 use crate::report::collect::Experiment;
 use crate::report::stats;
@@ -268,25 +268,11 @@ impl Chart for LengthChart {
             ))?;
         }
         for (_, col, baseline, pts) in &self.lines {
-            let col = *col;
-            let xy = |p: &(usize, f64, f64)| (lg(p.0), p.1 * 100.0);
-            chart.draw_series(LineSeries::new(
-                pts.iter().map(xy),
-                col.stroke_width(width(*baseline)),
-            ))?;
-            // No whisker where the spread is zero (nothing to show; a zero-length line cannot be stroked).
-            chart.draw_series(pts.iter().filter(|p| p.2 > 0.0).map(|p| {
-                let (x, m) = xy(p);
-                ErrorBar::new_vertical(
-                    x,
-                    m - p.2 * 100.0,
-                    m,
-                    m + p.2 * 100.0,
-                    col.stroke_width(2),
-                    10,
-                )
-            }))?;
-            chart.draw_series(pts.iter().map(|p| Circle::new(xy(p), 4, col.filled())))?;
+            let points: Vec<_> = pts
+                .iter()
+                .map(|p| (lg(p.0), p.1 * 100.0, p.2 * 100.0))
+                .collect();
+            mean_series(&mut chart, &points, *col, width(*baseline))?;
         }
         root.draw_text(
             "points: mean over seeds; whiskers: 95% CI of the mean",

@@ -261,6 +261,33 @@ pub(crate) fn padded(lo: f64, hi: f64, pad: f64) -> (f64, f64) {
     (lo - span * pad, hi + span * pad)
 }
 
+/// One series of `(x, mean, 95%-CI half-width)` points, in chart units: the line, a whisker at each point
+/// whose half-width is not zero (there is nothing to show, and a zero-length line cannot be stroked), and a
+/// dot at each mean.
+pub(crate) fn mean_series<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<TickAxis, plotters::coord::types::RangedCoordf64>>,
+    points: &[(f64, f64, f64)],
+    col: RGBColor,
+    width: u32,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let xy = |&(x, m, _): &(f64, f64, f64)| (x, m);
+    chart.draw_series(LineSeries::new(
+        points.iter().map(xy),
+        col.stroke_width(width),
+    ))?;
+    chart.draw_series(
+        points
+            .iter()
+            .filter(|p| p.2 > 0.0)
+            .map(|&(x, m, h)| ErrorBar::new_vertical(x, m - h, m, m + h, col.stroke_width(2), 10)),
+    )?;
+    chart.draw_series(points.iter().map(|p| Circle::new(xy(p), 4, col.filled())))?;
+    Ok(())
+}
+
 /// An `f64` axis whose ticks sit exactly at the given values (category positions, log2 lengths); the labels
 /// come from the chart's label formatter.
 #[derive(Clone)]
