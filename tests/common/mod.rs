@@ -232,15 +232,7 @@ pub fn check_tensorboard(dir: &Path) -> usize {
             if name == "elapsed_s" || cell.is_empty() {
                 continue;
             }
-            let tag = if kind == "train" {
-                format!("train/{name}")
-            } else if let Some(x) = name.strip_prefix("eval_").or(name.strip_prefix("valid_")) {
-                format!("valid/{x}")
-            } else if let Some(x) = name.strip_prefix("test_") {
-                format!("test/{x}")
-            } else {
-                format!("eval/{name}")
-            };
+            let tag = ablate_train::tensorboard::scalar_tag(kind == "train", name);
             let want: f64 = cell.parse().unwrap();
             let got = curves
                 .get(&tag)

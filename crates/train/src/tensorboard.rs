@@ -272,19 +272,26 @@ pub fn row_scalars(row: &serde_json::Value) -> Vec<(String, f64)> {
     map.iter()
         .filter(|(k, _)| !matches!(k.as_str(), "kind" | "step" | "elapsed_s"))
         .filter_map(|(k, v)| Some((k, v.as_f64()?)))
-        .map(|(k, v)| {
-            let tag = if train {
-                format!("train/{k}")
-            } else if let Some(x) = k.strip_prefix("eval_").or(k.strip_prefix("valid_")) {
-                format!("valid/{x}")
-            } else if let Some(x) = k.strip_prefix("test_") {
-                format!("test/{x}")
-            } else {
-                format!("eval/{k}")
-            };
-            (tag, v)
-        })
+        .map(|(k, v)| (scalar_tag(train, k), v))
         .collect()
+}
+
+/// The TensorBoard tag of `metrics.csv` column `column` in a train row (`train`) or an evaluation row:
+/// `train/<column>`; for evaluations `valid/<x>` from `eval_<x>` or `valid_<x>`, `test/<x>` from `test_<x>`,
+/// else `eval/<column>`.
+pub fn scalar_tag(train: bool, column: &str) -> String {
+    if train {
+        format!("train/{column}")
+    } else if let Some(x) = column
+        .strip_prefix("eval_")
+        .or(column.strip_prefix("valid_"))
+    {
+        format!("valid/{x}")
+    } else if let Some(x) = column.strip_prefix("test_") {
+        format!("test/{x}")
+    } else {
+        format!("eval/{column}")
+    }
 }
 
 #[cfg(test)]
