@@ -190,12 +190,7 @@ fn write_logits<B: Backend>(
     let every =
         MaskedPositions::new(vec![(0..len).collect(); n_rows]).map_err(anyhow::Error::msg)?;
     let logits = mlm.forward(&input, &every, false).logits;
-    let shape: Vec<u64> = logits.dims().iter().map(|&d| d as u64).collect();
-    let values: Vec<f32> = logits
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .map_err(|e| anyhow::anyhow!("cannot read the logits: {e:?}"))?;
+    let (shape, values) = crate::encode::npy_parts(logits)?;
     crate::encode::write_npy(out, &shape, values)?;
     println!(
         "wrote the lab's MLM logits ({n_rows} x {len} x {}) to {}",

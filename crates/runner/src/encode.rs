@@ -118,12 +118,7 @@ fn encode<B: Backend>(args: &EncodeArgs, device: &B::Device) -> anyhow::Result<(
     let hidden = model
         .forward(&EncoderInput::unmasked(input), false)
         .last_hidden_state;
-    let shape: Vec<u64> = hidden.dims().iter().map(|&d| d as u64).collect();
-    let values: Vec<f32> = hidden
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (shape, values) = npy_parts(hidden)?;
     match args.dtype {
         Dtype::F32 => write_npy(&args.out, &shape, values)?,
         Dtype::F64 => write_npy(&args.out, &shape, values.into_iter().map(f64::from))?,
@@ -134,6 +129,16 @@ fn encode<B: Backend>(args: &EncodeArgs, device: &B::Device) -> anyhow::Result<(
         shape[2]
     );
     Ok(())
+}
+
+/// A tensor's shape and its values as f32, as [`write_npy`] takes them.
+pub fn npy_parts<B: Backend, const D: usize>(
+    t: Tensor<B, D>,
+) -> anyhow::Result<(Vec<u64>, Vec<f32>)> {
+    let shape = t.dims().iter().map(|&d| d as u64).collect();
+    let values = (t.into_data().convert::<f32>().to_vec())
+        .map_err(|e| anyhow::anyhow!("cannot read the tensor's values: {e:?}"))?;
+    Ok((shape, values))
 }
 
 /// Writes `values` as an .npy array of `shape`, atomically.
