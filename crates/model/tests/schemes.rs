@@ -335,10 +335,14 @@ fn every_preset_trains_and_every_parameter_gets_a_gradient() {
             "{preset:?}: only {} parameters",
             check.total
         );
+        // FIRE's output bias adds one constant per head to every score of a row, which the softmax ignores:
+        // its gradient is zero up to rounding (now and then exactly zero), so it cannot be required here.
+        let missing: Vec<&String> = (check.missing.iter())
+            .filter(|p| !p.ends_with(".Fire.mlp_out.bias"))
+            .collect();
         assert!(
-            check.missing.is_empty(),
-            "{preset:?}: no gradient for {:?}",
-            check.missing
+            missing.is_empty(),
+            "{preset:?}: no gradient for {missing:?}"
         );
     }
 }
